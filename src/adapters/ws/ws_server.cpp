@@ -1,0 +1,192 @@
+#include "adapters/ws/ws_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/url.hpp>
+#include <random>
+
+#include "adapters/ws/websocket_session.h"
+#include "domain/names.h"
+#include "gateway/codec.h"
+#include "gateway/gateway.h"
+#include "gateway/http_api.h"
+#include "runtime/worker_pool.h"
+
+namespace parley {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr size_t kMaxHttpBody = 64 * 1024;
+
+std::string new_session_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::string id(24, 'x');
+  for (auto& c : id) c = alphabet[rng() % 62];
+  return id;
+}
+
+// One HTTP connection: requests in order, keep-alive, and the upgrade to WebSocket.
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(tcp::socket socket, Gateway& gateway, HttpApi& api, int worker)
+      : stream_(std::move(socket)), gateway_(gateway), api_(api), worker_(worker) {}
+
+  void run() { do_read(); }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(kMaxHttpBody);
+    parser_->header_limit(16 * 1024);
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, size_t) {
+    if (ec == http::error::end_of_stream) return shutdown();
+    if (ec == http::error::body_limit) {
+      return respond(413, "application/json",
+                     codec::http_error_body(make_error(Errc::too_large, "request body too large")),
+                     false);
+    }
+    if (ec) return;
+    auto req = parser_->release();
+    if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
+    HttpRequest hr{std::string(req.method_string()), std::string(req.target()),
+                   std::string(req[http::field::authorization]), std::move(req.body())};
+    bool keep_alive = req.keep_alive();
+    bool head = req.method() == http::verb::head;
+    api_.handle(hr, [self = shared_from_this(), keep_alive, head](HttpResponse r) {
+      // The answer may come from a storage thread: write it from this connection's worker.
+      asio::post(self->stream_.get_executor(), [self, keep_alive, head, r = std::move(r)] {
+        self->respond(r.status, r.content_type, head ? std::string() : r.body, keep_alive);
+      });
+    });
+  }
+
+  void upgrade(http::request<http::string_body> req) {
+    auto url = boost::urls::parse_origin_form(req.target());
+    if (!url || url->path() != "/ws") {
+      return respond(404, "application/json",
+                     codec::http_error_body(make_error(Errc::not_found, "WebSocket lives at /ws")),
+                     false);
+    }
+    std::string token = HttpApi::bearer_token(std::string(req[http::field::authorization]));
+    std::string session;
+    bool has_session = false;
+    for (auto param : url->params()) {
+      if (param.key == "token" && token.empty()) token = param.value;
+      if (param.key == "session") {
+        session = param.value;
+        has_session = true;
+      }
+    }
+    auto user = gateway_.authenticate(token);
+    if (!user) {
+      return respond(401, "application/json", codec::http_error_body(user.error()), false);
+    }
+    if (has_session && !valid_session_id(session)) {
+      return respond(400, "application/json",
+                     codec::http_error_body(make_error(
+                         Errc::bad_request, "session must be 8-64 chars of [A-Za-z0-9_-]")),
+                     false);
+    }
+    if (!has_session) session = new_session_id();
+    auto ws = std::make_shared<WebSocketSession>(stream_.release_socket(), gateway_, worker_,
+                                                 std::move(*user), std::move(session));
+    ws->run(std::move(req));
+  }
+
+  void respond(int status, const std::string& content_type, std::string body, bool keep_alive) {
+    auto res =
+        std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
+    res->set(http::field::server, "parley");
+    res->set(http::field::content_type, content_type);
+    res->set(http::field::cache_control, "no-store");
+    res->keep_alive(keep_alive);
+    res->body() = std::move(body);
+    res->prepare_payload();
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, keep_alive](beast::error_code ec, size_t) {
+                        if (ec) return;
+                        if (keep_alive) return self->do_read();
+                        self->shutdown();
+                      });
+  }
+
+  void shutdown() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Gateway& gateway_;
+  HttpApi& api_;
+  int worker_;
+};
+
+}  // namespace
+
+struct WsServer::Impl {
+  Gateway& gateway;
+  HttpApi& api;
+  WorkerPool& pool;
+  asio::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+
+  void accept() {
+    int worker = pool.next();
+    // The socket is created on its worker's context: the connection lives there from now on.
+    acceptor.async_accept(
+        pool.context(worker), [this, worker](beast::error_code ec, tcp::socket s) {
+          if (ec == asio::error::operation_aborted) return;
+          if (!ec) {
+            s.set_option(tcp::no_delay(true), ec);
+            asio::post(pool.context(worker), [this, worker, s = std::move(s)]() mutable {
+              std::make_shared<HttpSession>(std::move(s), gateway, api, worker)->run();
+            });
+          } else {
+            spdlog::warn("accept: {}", ec.message());
+          }
+          accept();
+        });
+  }
+};
+
+WsServer::WsServer(Gateway& gateway, HttpApi& api, WorkerPool& pool)
+    : impl_(new Impl{gateway, api, pool}) {}
+
+WsServer::~WsServer() = default;
+
+uint16_t WsServer::listen(const std::string& host, uint16_t port) {
+  tcp::endpoint ep(asio::ip::make_address(host), port);
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen(asio::socket_base::max_listen_connections);
+  impl_->accept();
+  return impl_->acceptor.local_endpoint().port();
+}
+
+void WsServer::run() {
+  impl_->ioc.run();
+}
+
+void WsServer::stop() {
+  asio::post(impl_->ioc, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+    impl_->ioc.stop();
+  });
+}
+
+}  // namespace parley

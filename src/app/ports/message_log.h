@@ -1,0 +1,61 @@
+#pragma once
+// The message log: where a message becomes durable and gets its position in its room.
+// Embedded: SQLite with group commit. Cluster: Kafka. Callbacks run on the adapter's own
+// threads; callers hop back to their worker themselves.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "domain/deadline.h"
+#include "domain/message.h"
+#include "domain/result.h"
+
+namespace parley {
+
+struct AppendRequest {
+  std::string room;
+  std::string from;
+  std::string text;
+  std::string client_msg_id;  // empty: not idempotent
+  DeadlinePtr deadline;       // null: no time-to-live
+};
+
+struct Appended {
+  Message message;
+  bool duplicate = false;  // an earlier send with the same client_msg_id; nothing new stored
+};
+
+struct Page {
+  std::vector<Message> messages;  // oldest first
+  bool has_more = false;
+};
+
+class MessageLog {
+ public:
+  virtual ~MessageLog() = default;
+
+  /// Appends one message; @p done gets it once it is durable (or an error, `timeout` included).
+  virtual void append(AppendRequest request, std::function<void(Result<Appended>)> done) = 0;
+
+  /// Reads messages with seq > @p after, oldest first, at most @p limit.
+  virtual void read_after(std::string room, int64_t after, int limit,
+                          std::function<void(Result<Page>)> done) = 0;
+
+  /// Reads the newest messages with seq < @p before (0: the newest), oldest first.
+  virtual void read_before(std::string room, int64_t before, int limit,
+                           std::function<void(Result<Page>)> done) = 0;
+
+  /// The seq of the newest durable message of @p room, 0 if none.
+  virtual void head(std::string room, std::function<void(Result<int64_t>)> done) = 0;
+
+  /// Registers the sink of committed messages (the fan-out). Called once, before start.
+  virtual void on_committed(std::function<void(std::vector<Message>)> sink) = 0;
+
+  /// The name of this log: positions are meaningful only within one epoch.
+  virtual std::string epoch() const = 0;
+};
+
+using MessageLogPtr = std::shared_ptr<MessageLog>;
+
+}  // namespace parley

@@ -1,0 +1,60 @@
+#pragma once
+// What the use cases are given: the driven ports, the shared in-memory state, the limits.
+// main wires one instance; use cases hold a reference to it.
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "app/ports/blocking_executor.h"
+#include "app/ports/clock.h"
+#include "app/ports/dead_letters.h"
+#include "app/ports/message_log.h"
+#include "app/ports/password_hasher.h"
+#include "app/ports/room_store.h"
+#include "app/ports/token_signer.h"
+#include "app/ports/user_store.h"
+#include "app/presence.h"
+#include "app/rate_limiter.h"
+#include "app/room_directory.h"
+
+namespace parley {
+
+struct Limits {
+  size_t max_frame_bytes = 64 * 1024;
+  size_t max_text_bytes = 4096;
+  size_t send_queue_bytes = 4 * 1024 * 1024;
+  double sends_per_second = 200;
+  double send_burst = 400;
+  int64_t token_ttl_ms = 24LL * 3600 * 1000;
+  int history_default_limit = 50;
+  int history_max_limit = 200;
+};
+
+struct Services {
+  Limits limits;
+  ClockPtr clock;
+  MessageLogPtr log;
+  RoomStorePtr rooms;
+  UserStorePtr users;
+  DeadLettersPtr dead_letters;
+  PasswordHasherPtr hasher;
+  TokenSignerPtr tokens;
+  BlockingExecutorPtr blocking;
+  RoomDirectory directory;
+  Presence presence;
+  RateLimiter limiter{limits.sends_per_second, limits.send_burst};
+
+  explicit Services(Limits l) : limits(l), limiter(l.sends_per_second, l.send_burst) {}
+};
+
+template <typename T>
+using Done = std::function<void(Result<T>)>;
+
+// One use case: one class, one handle(command, done). Checked at compile time.
+template <typename U>
+concept UseCase = requires(U u, const typename U::Command& c, Done<typename U::Reply> d) {
+  { u.handle(c, d) } -> std::same_as<void>;
+};
+
+}  // namespace parley

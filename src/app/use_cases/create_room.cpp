@@ -1,0 +1,28 @@
+#include "app/use_cases/create_room.h"
+
+#include "domain/names.h"
+
+namespace parley {
+
+static_assert(UseCase<CreateRoom>);
+
+void CreateRoom::handle(const Command& cmd, Done<Reply> done) {
+  if (!valid_room_name(cmd.room)) {
+    return done(make_error(Errc::bad_request, "room names are 1-64 chars of [A-Za-z0-9_.-]"));
+  }
+  if (s_.directory.exists(cmd.room)) {
+    return done(make_error(Errc::conflict, "room exists: " + cmd.room));
+  }
+  Room room{cmd.room,
+            cmd.is_private ? RoomKind::private_room : RoomKind::public_room,
+            cmd.user,
+            s_.clock->now_ms(),
+            {cmd.user}};
+  s_.rooms->create_room(room, false, [this, room, done = std::move(done)](Status st) mutable {
+    if (!st) return done(st.error());
+    s_.directory.add_room(room);
+    done(std::move(room));
+  });
+}
+
+}  // namespace parley

@@ -1,0 +1,29 @@
+#include "app/use_cases/invite_member.h"
+
+#include "domain/names.h"
+
+namespace parley {
+
+static_assert(UseCase<InviteMember>);
+
+void InviteMember::handle(const Command& cmd, Done<Reply> done) {
+  if (!valid_user_name(cmd.invitee)) return done(make_error(Errc::not_found, "no such user"));
+  if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
+    return done(access.error());
+  }
+  if (s_.directory.kind(cmd.room) == RoomKind::direct) {
+    return done(make_error(Errc::forbidden, "direct message rooms take no invitations"));
+  }
+  s_.users->find_user(cmd.invitee, [this, cmd, done = std::move(done)](auto found) mutable {
+    if (!found) return done(found.error());
+    if (!found->has_value())
+      return done(make_error(Errc::not_found, "no such user: " + cmd.invitee));
+    s_.rooms->add_member(cmd.room, cmd.invitee, [this, cmd, done = std::move(done)](Status st) {
+      if (!st) return done(st.error());
+      s_.directory.add_member(cmd.room, cmd.invitee);
+      done(Reply{});
+    });
+  });
+}
+
+}  // namespace parley

@@ -1,0 +1,23 @@
+#pragma once
+// invite: a member of a room adds another user to it (the way into private rooms).
+#include "app/services.h"
+
+namespace parley {
+
+class InviteMember {
+ public:
+  struct Command {
+    std::string user;
+    std::string room;
+    std::string invitee;
+  };
+  struct Reply {};
+
+  explicit InviteMember(Services& s) : s_(s) {}
+  void handle(const Command& cmd, Done<Reply> done);
+
+ private:
+  Services& s_;
+};
+
+}  // namespace parley

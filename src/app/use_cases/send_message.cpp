@@ -1,0 +1,27 @@
+#include "app/use_cases/send_message.h"
+
+namespace parley {
+
+static_assert(UseCase<SendMessage>);
+
+void SendMessage::handle(const Command& cmd, Done<Reply> done) {
+  if (cmd.text.empty()) return done(make_error(Errc::bad_request, "text must not be empty"));
+  if (cmd.text.size() > s_.limits.max_text_bytes) {
+    return done(
+        make_error(Errc::too_large,
+                   "text is longer than " + std::to_string(s_.limits.max_text_bytes) + " bytes"));
+  }
+  if (cmd.client_msg_id.size() > 128) {
+    return done(make_error(Errc::bad_request, "client_msg_id is longer than 128 chars"));
+  }
+  if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
+    return done(access.error());
+  }
+  if (!s_.limiter.allow(cmd.user, s_.clock->steady_ms())) {
+    return done(make_error(Errc::rate_limited, "too many messages; slow down"));
+  }
+  s_.log->append(AppendRequest{cmd.room, cmd.user, cmd.text, cmd.client_msg_id, cmd.deadline},
+                 std::move(done));
+}
+
+}  // namespace parley

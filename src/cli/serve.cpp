@@ -1,0 +1,135 @@
+#include "cli/serve.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "adapters/crypto/argon2_password_hasher.h"
+#include "adapters/crypto/jwt_token_signer.h"
+#include "adapters/sqlite/sqlite_storage.h"
+#include "adapters/ws/ws_server.h"
+#include "cli/system_clock.h"
+#include "gateway/gateway.h"
+#include "gateway/http_api.h"
+#include "runtime/thread_pool_executor.h"
+#include "runtime/worker_pool.h"
+
+namespace parley {
+
+CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
+  auto* cmd =
+      app.add_subcommand("serve", "Run a chat server (single node: embedded SQLite storage)");
+  cmd->add_option("--listen", o.listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->capture_default_str();
+  cmd->add_option("--data", o.data, "Data directory (database, token key)")->capture_default_str();
+  cmd->add_option("--instance", o.instance, "Name of this instance (default: host name)");
+  cmd->add_option("--threads", o.threads, "Worker threads (0: one per core)")
+      ->capture_default_str();
+  cmd->add_option("--max-frame-bytes", o.limits.max_frame_bytes, "Largest WebSocket message")
+      ->capture_default_str();
+  cmd->add_option("--max-text-bytes", o.limits.max_text_bytes, "Largest message text (UTF-8 bytes)")
+      ->capture_default_str();
+  cmd->add_option("--send-queue-bytes", o.limits.send_queue_bytes,
+                  "Per-connection send queue; a client over it is closed with 1008")
+      ->capture_default_str();
+  cmd->add_option("--rate-per-sec", o.limits.sends_per_second, "Sends per user per second")
+      ->capture_default_str();
+  cmd->add_option("--rate-burst", o.limits.send_burst, "Burst of sends per user")
+      ->capture_default_str();
+  cmd->add_option("--token-ttl-s", o.token_ttl_s, "Lifetime of issued tokens, seconds")
+      ->capture_default_str();
+  cmd->add_option("--argon2-ops", o.argon2_ops, "argon2id passes")->capture_default_str();
+  cmd->add_option("--argon2-mem-kib", o.argon2_mem_kib, "argon2id memory, KiB")
+      ->capture_default_str();
+  cmd->add_option("--sync", o.sync, "SQLite durability: full (fsync per commit) or normal")
+      ->check(CLI::IsMember({"full", "normal"}))
+      ->capture_default_str();
+  return cmd;
+}
+
+namespace {
+
+std::pair<std::string, uint16_t> split_host_port(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::runtime_error("--listen must be HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  int port = std::stoi(listen.substr(colon + 1));
+  if (port < 0 || port > 65535) throw std::runtime_error("--listen port out of range");
+  return {host, static_cast<uint16_t>(port)};
+}
+
+std::string default_instance() {
+  char name[256] = {};
+  gethostname(name, sizeof name - 1);
+  return std::string(name) + "-" + std::to_string(getpid());
+}
+
+}  // namespace
+
+int run_serve(const ServeOptions& o) {
+  auto [host, port] = split_host_port(o.listen);
+  std::filesystem::create_directories(o.data);
+  int threads = o.threads > 0 ? o.threads
+                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  Limits limits = o.limits;
+  limits.token_ttl_ms = o.token_ttl_s * 1000;
+  Services services(limits);
+  services.clock = std::make_shared<SystemClock>();
+  auto storage = std::make_shared<SqliteStorage>(
+      SqliteOptions{(std::filesystem::path(o.data) / "parley.db").string(), o.sync == "full"},
+      services.clock);
+  services.log = storage;
+  services.rooms = storage;
+  services.users = storage;
+  services.dead_letters = storage;
+  services.hasher = std::make_shared<Argon2PasswordHasher>(o.argon2_ops, o.argon2_mem_kib);
+  services.tokens = std::make_shared<JwtTokenSigner>(JwtTokenSigner::load_or_create_secret(
+      (std::filesystem::path(o.data) / "token.key").string()));
+  auto blocking = std::make_shared<ThreadPoolExecutor>(2);
+  services.blocking = blocking;
+  services.directory.load(storage->load_rooms());
+
+  WorkerPool pool(threads);
+  Gateway gateway(services, pool, o.instance.empty() ? default_instance() : o.instance);
+  HttpApi api(services);
+  WsServer server(gateway, api, pool);
+  gateway.start();
+  storage->start();
+  pool.start();
+  uint16_t bound = server.listen(host, port);
+
+  // Signals end the accept loop; everything else is then wound down in order.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("signal {}: shutting down", sig);
+    server.stop();
+  });
+
+  spdlog::info("parley {} serving on {}:{} with {} workers, data in {}, epoch {}",
+               gateway.instance(), host, bound, threads, o.data, storage->epoch());
+  std::printf("ready http://%s:%u\n", host.c_str(), bound);
+  std::fflush(stdout);
+  server.run();
+
+  signals.join();
+  pool.stop();
+  blocking->stop();
+  storage->stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace parley

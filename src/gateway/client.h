@@ -1,0 +1,50 @@
+#pragma once
+// What the gateway knows of one connected client. Owned by its worker: touched only on the
+// worker thread the connection lives on, so none of it is locked.
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "gateway/frame.h"
+
+namespace parley {
+
+// One room joined by one connection. While a join replays history the live frames of the room
+// are held back; once the replay is done they are released, those already replayed dropped.
+struct RoomSubscription {
+  bool live = false;
+  bool counted_in_presence = false;
+  int64_t last_seq = 0;                         // newest seq this connection was sent
+  uint64_t generation = 0;                      // which join is current (stale replies ignored)
+  std::vector<std::pair<int64_t, Frame>> held;  // (seq, frame); seq 0 for events
+  size_t held_bytes = 0;
+};
+
+struct Client {
+  uint64_t id = 0;
+  int worker = 0;
+  std::string user;
+  std::string session;
+  std::weak_ptr<FrameSink> sink;
+  std::atomic<bool> open{true};  // read by other threads routing results
+  std::unordered_map<std::string, RoomSubscription> rooms;
+  // Commands that change rooms (create_room, invite, dm) are barriers: later commands of the
+  // connection wait until they are answered, so "create then join" works even pipelined.
+  bool barrier = false;
+  std::deque<std::shared_ptr<void>> waiting;
+
+  void send(const Frame& frame) const {
+    if (!open) return;
+    if (auto s = sink.lock()) s->send(frame);
+  }
+  void close(uint16_t code, std::string reason) const {
+    if (auto s = sink.lock()) s->close(code, std::move(reason));
+  }
+};
+
+}  // namespace parley

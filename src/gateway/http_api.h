@@ -1,0 +1,56 @@
+#pragma once
+// The HTTP side of the protocol (accounts, history, health, metrics, the web page), free of
+// any HTTP library: the transport adapter turns its requests into HttpRequest and back.
+#include <functional>
+#include <string>
+
+#include "app/services.h"
+#include "app/use_cases/login_user.h"
+#include "app/use_cases/read_history.h"
+#include "app/use_cases/register_user.h"
+
+namespace parley {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;         // origin form: path and query
+  std::string authorization;  // the Authorization header, if any
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+class HttpApi {
+ public:
+  explicit HttpApi(Services& services)
+      : s_(services), register_(services), login_(services), history_(services) {}
+
+  /// Answers @p req; @p done may run on another thread.
+  void handle(const HttpRequest& req, std::function<void(HttpResponse)> done);
+
+  /// The token from `Authorization: Bearer <token>`, empty if absent.
+  static std::string bearer_token(const std::string& authorization);
+
+ private:
+  void credentials(const HttpRequest& req, bool is_register,
+                   std::function<void(HttpResponse)> done);
+  void messages(const HttpRequest& req, const std::string& room,
+                std::function<void(HttpResponse)> done);
+  void readyz(std::function<void(HttpResponse)> done);
+
+  Services& s_;
+  RegisterUser register_;
+  LoginUser login_;
+  ReadHistory history_;
+};
+
+/// The browser client (src/web/index.html, embedded at build time).
+extern const char* const kWebPage;
+/// Prometheus text exposition of the process counters.
+std::string metrics_text();
+
+}  // namespace parley
