@@ -362,39 +362,69 @@ void Gateway::do_join(const CommandPtr& cmd) {
   });
 }
 
-void Gateway::replay(const std::shared_ptr<Client>& client, const std::string& room,
-                     uint64_t generation, int64_t cursor, int64_t head) {
-  auto still_current = [client, room, generation] {
+// A join's replay: pages read from the log, written out no faster than the client reads them.
+struct Gateway::Replay {
+  std::shared_ptr<Client> client;
+  std::string room;
+  uint64_t generation = 0;
+  int64_t cursor = 0;  // newest seq sent
+  int64_t head = 0;    // replay up to here, then go live
+  Page page;
+  size_t next = 0;  // index in page of the next message to send
+
+  bool current() const {
     auto it = client->rooms.find(room);
     return client->open && it != client->rooms.end() && it->second.generation == generation;
-  };
-  if (!still_current()) return;
-  // Backpressure: read the next chunk only once the client has taken most of the last one.
-  auto sink = client->sink.lock();
-  if (sink && sink->queued_bytes() > s_.limits.send_queue_bytes / 4) {
-    auto timer = std::make_shared<boost::asio::steady_timer>(pool_.context(client->worker),
-                                                             std::chrono::milliseconds(5));
-    timer->async_wait(
-        [=, this](boost::system::error_code) { replay(client, room, generation, cursor, head); });
-    return;
   }
-  s_.log->read_after(room, cursor, kReplayChunk, [=, this](Result<Page> page) {
-    on_worker(client, [=, this, page = std::move(page)] {
-      if (!still_current()) return;
+};
+
+void Gateway::replay(const std::shared_ptr<Client>& client, const std::string& room,
+                     uint64_t generation, int64_t cursor, int64_t head) {
+  auto r = std::make_shared<Replay>();
+  r->client = client;
+  r->room = room;
+  r->generation = generation;
+  r->cursor = cursor;
+  r->head = head;
+  read_replay_page(r);
+}
+
+void Gateway::read_replay_page(const std::shared_ptr<Replay>& r) {
+  s_.log->read_after(r->room, r->cursor, kReplayChunk, [this, r](Result<Page> page) {
+    on_worker(r->client, [this, r, page = std::move(page)]() mutable {
+      if (!r->current()) return;
       if (!page) {
         // A gap would break the protocol's promise; the client resumes with `since` instead.
-        spdlog::warn("replay of {} failed: {}", room, page.error().message);
-        return client->close(kClosePolicy, "replay failed; resume with since");
+        spdlog::warn("replay of {} failed: {}", r->room, page.error().message);
+        return r->client->close(kClosePolicy, "replay failed; resume with since");
       }
-      int64_t last = cursor;
-      for (const auto& m : page->messages) {
-        client->send(make_frame(codec::message_frame(m)));
-        last = m.seq;
-      }
-      if (page->has_more && last < head) return replay(client, room, generation, last, head);
-      go_live(*client, room, last);
+      r->page = std::move(page).value();
+      r->next = 0;
+      pump_replay(r);
     });
   });
+}
+
+void Gateway::pump_replay(const std::shared_ptr<Replay>& r) {
+  if (!r->current()) return;
+  // Backpressure: keep at most half the send queue filled with replayed messages, so a long
+  // history reaches a reading client however small its queue is.
+  auto sink = r->client->sink.lock();
+  if (!sink) return;
+  const auto& messages = r->page.messages;
+  while (r->next < messages.size() && sink->queued_bytes() < s_.limits.send_queue_bytes / 2) {
+    const Message& m = messages[r->next++];
+    r->client->send(make_frame(codec::message_frame(m)));
+    r->cursor = m.seq;
+  }
+  if (r->next < messages.size()) {
+    auto timer = std::make_shared<boost::asio::steady_timer>(pool_.context(r->client->worker),
+                                                             std::chrono::milliseconds(2));
+    timer->async_wait([this, r, timer](boost::system::error_code) { pump_replay(r); });
+    return;
+  }
+  if (r->page.has_more && r->cursor < r->head) return read_replay_page(r);
+  go_live(*r->client, r->room, r->cursor);
 }
 
 void Gateway::go_live(Client& client, const std::string& room, int64_t cursor) {

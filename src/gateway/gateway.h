@@ -79,6 +79,9 @@ class Gateway {
   // Join: hold live frames, replay what was missed, then go live.
   void replay(const std::shared_ptr<Client>& client, const std::string& room, uint64_t generation,
               int64_t cursor, int64_t head);
+  struct Replay;
+  void read_replay_page(const std::shared_ptr<Replay>& r);
+  void pump_replay(const std::shared_ptr<Replay>& r);
   void go_live(Client& client, const std::string& room, int64_t cursor);
   void unsubscribe(Client& client, const std::string& room);
 

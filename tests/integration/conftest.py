@@ -257,9 +257,9 @@ class Client:
                 if left <= 0:
                     raise AssertionError("deadline")
                 out.append(await self.next_frame("message", timeout=left / SCALE, room=room))
-            except AssertionError:
+            except AssertionError as e:
                 raise AssertionError(f"got only {len(out)}/{count} messages of {room!r}; "
-                                     f"last seqs {[m.get('seq') for m in out[-5:]]}") from None
+                                     f"last seqs {[m.get('seq') for m in out[-5:]]} ({e})") from None
         return out
 
     def queued(self, type: str | None = None, **match) -> list[dict]:
@@ -324,18 +324,26 @@ class RawWs:
         status = head.split(b"\r\n", 1)[0]
         assert b" 101 " in status + b" ", f"handshake refused: {head!r}"
 
-    def send_text(self, text: str):
-        payload = text.encode()
+    def send_frame(self, fin: bool, opcode: int, payload: bytes):
         mask = os.urandom(4)
         n = len(payload)
+        b0 = (0x80 if fin else 0) | opcode
         if n < 126:
-            hdr = struct.pack("!BB", 0x81, 0x80 | n)
+            hdr = struct.pack("!BB", b0, 0x80 | n)
         elif n < 65536:
-            hdr = struct.pack("!BBH", 0x81, 0x80 | 126, n)
+            hdr = struct.pack("!BBH", b0, 0x80 | 126, n)
         else:
-            hdr = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
+            hdr = struct.pack("!BBQ", b0, 0x80 | 127, n)
         masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
         self.sock.sendall(hdr + mask + masked)
+
+    def send_text(self, text: str):
+        self.send_frame(True, 0x1, text.encode())
+
+    def send_fragmented(self, parts: list[bytes]):
+        """One text message split into len(parts) frames (TEXT then CONTINUATIONs)."""
+        for i, p in enumerate(parts):
+            self.send_frame(i == len(parts) - 1, 0x1 if i == 0 else 0x0, p)
 
     def _read_exact(self, n: int) -> bytes:
         while len(self.buf) < n:

@@ -1,4 +1,5 @@
 """HTTP endpoints: register, login, room messages, health, metrics, the browser page."""
+import json
 import time
 import urllib.parse
 
@@ -194,3 +195,35 @@ def test_expired_token_rejected(server_factory):
     time.sleep(2.5)
     r = s.http("GET", "/api/rooms/x/messages", token=tok)
     assert r.status == 401 and r.error_code == "unauthenticated", r
+
+
+def test_register_ignores_unknown_fields(server):
+    r = server.http("POST", "/api/register",
+                    json_body={"user": "alice", "password": PASSWORD, "email": "a@example.com", "x": [1]})
+    assert r.status == 201, r
+
+
+def test_room_messages_http_bad_params(server):
+    _seed_room(server, "lobby", 1)
+    tok = server.token("alice")
+    for q in ("limit=abc", "limit=-1", "before=xyz"):
+        r = server.http("GET", f"/api/rooms/lobby/messages?{q}", token=tok)
+        assert r.status == 400 and r.error_code == "bad_request", f"{q}: {r}"
+
+
+def test_http_keep_alive_several_requests_one_connection(server):
+    import http.client
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+    try:
+        for i in range(3):
+            body = json.dumps({"user": f"ka{i}", "password": PASSWORD})
+            conn.request("POST", "/api/register", body=body, headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            data = resp.read()
+            assert resp.status == 201, data
+            conn.request("GET", "/healthz")
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200
+    finally:
+        conn.close()

@@ -1,0 +1,79 @@
+#include "app/use_cases/create_room.h"
+
+#include <gtest/gtest.h>
+
+#include "fakes/fake_services.h"
+
+namespace parley {
+namespace {
+
+using fakes::Answer;
+using fakes::FakeServices;
+
+class CreateRoomTest : public ::testing::Test {
+ protected:
+  Answer<Room> create(const std::string& user, const std::string& room, bool is_private = false) {
+    Answer<Room> a;
+    uc.handle({user, room, is_private}, a.done());
+    return a;
+  }
+  FakeServices f;
+  CreateRoom uc{f.services};
+};
+
+TEST_F(CreateRoomTest, PublicRoomIsStoredThenKnownToTheDirectory) {
+  auto a = create("alice", "lobby");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a.value().name, "lobby");
+  EXPECT_EQ(a.value().kind, RoomKind::public_room);
+  EXPECT_EQ(a.value().created_by, "alice");
+  EXPECT_EQ(a.value().created_at, f.clock->now_ms());
+  EXPECT_EQ(a.value().members, std::set<std::string>{"alice"});
+
+  auto stored = f.rooms->room("lobby");
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(stored->kind, RoomKind::public_room);
+  EXPECT_EQ(stored->members, std::set<std::string>{"alice"});
+  EXPECT_TRUE(f.services.directory.check_access("lobby", "bob").ok());
+}
+
+TEST_F(CreateRoomTest, PrivateRoomAdmitsOnlyItsCreator) {
+  ASSERT_TRUE(create("alice", "secret", true).ok());
+  EXPECT_EQ(f.rooms->room("secret")->kind, RoomKind::private_room);
+  EXPECT_EQ(f.services.directory.kind("secret"), RoomKind::private_room);
+  EXPECT_TRUE(f.services.directory.check_access("secret", "alice").ok());
+  EXPECT_EQ(f.services.directory.check_access("secret", "bob").error().code, Errc::forbidden);
+}
+
+TEST_F(CreateRoomTest, AnExistingRoomIsAConflict) {
+  ASSERT_TRUE(create("alice", "lobby").ok());
+  EXPECT_EQ(create("bob", "lobby", true).code(), Errc::conflict);
+  EXPECT_EQ(f.rooms->room("lobby")->created_by, "alice");
+  EXPECT_EQ(f.services.directory.kind("lobby"), RoomKind::public_room);
+}
+
+TEST_F(CreateRoomTest, AConflictFoundOnlyByTheStoreIsPassedOn) {
+  // Another instance created it: the store knows, this directory does not yet.
+  f.rooms->put(Room{"lobby", RoomKind::private_room, "zed", 1, {"zed"}});
+  EXPECT_EQ(create("alice", "lobby").code(), Errc::conflict);
+  EXPECT_FALSE(f.services.directory.exists("lobby"));
+}
+
+TEST_F(CreateRoomTest, BadNamesAreBadRequestsAndStoreNothing) {
+  for (const std::string name : {std::string(), std::string(65, 'r'), std::string("two words"),
+                                 std::string("dm:alice:bob"), std::string("caf\xc3\xa9")}) {
+    EXPECT_EQ(create("alice", name).code(), Errc::bad_request) << name;
+  }
+  EXPECT_EQ(f.rooms->creates(), 0);
+  EXPECT_EQ(f.services.directory.size(), 0u);
+  EXPECT_TRUE(create("alice", std::string(64, 'r')).ok());
+}
+
+TEST_F(CreateRoomTest, AStoreFailureLeavesTheDirectoryUnchanged) {
+  f.rooms->fail_with(make_error(Errc::unavailable, "down"));
+  EXPECT_EQ(create("alice", "lobby").code(), Errc::unavailable);
+  EXPECT_FALSE(f.services.directory.exists("lobby"));
+}
+
+}  // namespace
+}  // namespace parley
