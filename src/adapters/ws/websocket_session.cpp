@@ -1,134 +1,184 @@
 #include "adapters/ws/websocket_session.h"
 
-#include <spdlog/spdlog.h>
+#include <boost/asio/write.hpp>
 
 #include "app/metrics.h"
 #include "gateway/gateway.h"
 
 namespace parley {
 
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
+namespace asio = boost::asio;
 
 namespace {
-// How long a closing connection may take to flush its last write and close frame before its
-// socket is torn down: a client that never reads cannot hold the server's memory forever.
+// A closing connection gets this long to flush its last write and close frame before its socket
+// is torn down: a client that never reads cannot hold the server's memory forever.
 constexpr auto kHardCloseAfter = std::chrono::seconds(15);
+// Keepalive: ping a connection silent for a tick; drop it after three silent ticks.
+constexpr auto kKeepaliveTick = std::chrono::seconds(30);
+constexpr int kMaxIdleTicks = 3;
+// One gather write takes at most this much of the queue.
+constexpr size_t kMaxWriteBytes = 512 * 1024;
+constexpr size_t kReadChunk = 16 * 1024;
 }  // namespace
 
-WebSocketSession::WebSocketSession(boost::asio::ip::tcp::socket socket, Gateway& gateway,
-                                   int worker, std::string user, std::string session)
-    : ws_(std::move(socket)),
+WebSocketSession::WebSocketSession(asio::ip::tcp::socket socket, Gateway& gateway, int worker,
+                                   std::string user, std::string session)
+    : socket_(std::move(socket)),
       gateway_(gateway),
       worker_(worker),
       user_(std::move(user)),
       session_(std::move(session)),
+      parser_(gateway.services().limits.max_frame_bytes),
+      read_buf_(kReadChunk),
       max_queue_bytes_(gateway.services().limits.send_queue_bytes),
-      hard_close_(ws_.get_executor()) {}
+      keepalive_(socket_.get_executor()),
+      hard_close_(socket_.get_executor()) {}
 
-void WebSocketSession::run(beast::http::request<beast::http::string_body> request) {
-  beast::get_lowest_layer(ws_).expires_never();
-  auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
-  timeouts.idle_timeout = std::chrono::seconds(60);  // pings keep live peers; dead ones drop
-  timeouts.keep_alive_pings = true;
-  ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(beast::http::field::server, "parley"); }));
-  // Over the frame limit Beast fails the read and closes with 1009; invalid UTF-8 in a text
-  // frame fails it with 1007.
-  ws_.read_message_max(gateway_.services().limits.max_frame_bytes);
-  ws_.auto_fragment(false);
-  ws_.async_accept(request,
-                   beast::bind_front_handler(&WebSocketSession::on_accept, shared_from_this()));
-}
-
-void WebSocketSession::on_accept(beast::error_code ec) {
-  if (ec) return;  // the handshake failed: no client was ever opened
+void WebSocketSession::start() {
   client_ = gateway_.open(worker_, user_, session_, weak_from_this());
+  arm_keepalive();
   do_read();
 }
 
+// ---- reading --------------------------------------------------------------------------------
+
 void WebSocketSession::do_read() {
-  ws_.async_read(buffer_,
-                 beast::bind_front_handler(&WebSocketSession::on_read, shared_from_this()));
+  socket_.async_read_some(asio::buffer(read_buf_),
+                          [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                            if (ec || self->state_ == State::closed) return self->finish();
+                            self->got_data_ = true;
+                            self->in_.append(self->read_buf_.data(), n);
+                            size_t used = self->parser_.parse(self->in_, *self);
+                            self->in_.erase(0, used);
+                            // After a close or a protocol error nothing more is read; the close
+                            // handshake ends it.
+                            if (!self->parser_.done()) self->do_read();
+                          });
 }
 
-void WebSocketSession::on_read(beast::error_code ec, size_t) {
-  if (ec) return finish();
-  if (!ws_.got_text()) {
-    buffer_.clear();
-    return close(kCloseUnsupported, "binary frames are not part of the protocol");
-  }
-  auto data = buffer_.cdata();
-  gateway_.on_frame(client_, std::string_view(static_cast<const char*>(data.data()), data.size()));
-  buffer_.consume(buffer_.size());
-  if (!finished_) do_read();
+void WebSocketSession::on_text(std::string_view message) {
+  if (state_ != State::open) return;
+  gateway_.on_frame(client_, message);
 }
+
+void WebSocketSession::on_binary() {
+  close(kCloseUnsupported, "binary frames are not part of the protocol");
+}
+
+void WebSocketSession::on_ping(std::string_view payload) {
+  if (state_ == State::open) queue(ws::Opcode::pong, make_frame(std::string(payload)));
+}
+
+void WebSocketSession::on_close(uint16_t code) {
+  if (state_ == State::open) {
+    // The client starts the closing handshake: answer with its code, then hang up.
+    close(code == 1005 ? 1000 : code, "");
+  } else {
+    finish();  // the answer to our own close frame
+  }
+}
+
+void WebSocketSession::on_error(uint16_t code, std::string_view why) {
+  close(code, std::string(why));
+}
+
+// ---- writing --------------------------------------------------------------------------------
 
 void WebSocketSession::send(Frame frame) {
-  if (closing_ || finished_) return;
+  if (state_ != State::open) return;
   if (queued_bytes_ + frame->size() > max_queue_bytes_) {
     count(Metrics::global().slow_consumer_closes_total);
     return close(kClosePolicy, "send queue full: read faster, then resume with since");
   }
-  queued_bytes_ += frame->size();
-  queue_.push_back(std::move(frame));
-  if (!writing_) do_write();
+  queue(ws::Opcode::text, std::move(frame));
+}
+
+void WebSocketSession::queue(ws::Opcode op, Frame payload) {
+  Outgoing out{std::move(payload), {}, 0};
+  out.header_len =
+      static_cast<uint8_t>(ws::encode_header(op, out.payload->size(), out.header.data()));
+  queued_bytes_ += out.payload->size();
+  queue_.push_back(std::move(out));
+  if (!write_in_flight_) do_write();
 }
 
 void WebSocketSession::do_write() {
-  writing_ = true;
-  ws_.text(true);
-  ws_.async_write(boost::asio::buffer(*queue_.front()),
-                  beast::bind_front_handler(&WebSocketSession::on_write, shared_from_this()));
+  // Cork: everything queued since the last write goes out in one gather write.
+  size_t bytes = 0;
+  while (!queue_.empty() &&
+         (bytes == 0 || bytes + queue_.front().payload->size() <= kMaxWriteBytes)) {
+    bytes += queue_.front().payload->size();
+    writing_.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  // Buffers point into writing_, which does not grow again until the write completes.
+  for (const auto& out : writing_) {
+    buffers_.push_back(asio::buffer(out.header.data(), out.header_len));
+    buffers_.push_back(asio::buffer(*out.payload));
+  }
+  write_in_flight_ = true;
+  asio::async_write(socket_, buffers_,
+                    [self = shared_from_this(), bytes](boost::system::error_code ec, size_t) {
+                      self->write_in_flight_ = false;
+                      self->queued_bytes_ -= bytes;
+                      self->writing_.clear();
+                      self->buffers_.clear();
+                      if (ec || self->state_ == State::closed) return self->finish();
+                      if (!self->queue_.empty()) return self->do_write();
+                      if (self->close_queued_) {
+                        // Our close frame is out: no more data from us. The client's close frame
+                        // (or its hang-up, or the hard-close timer) ends the connection.
+                        boost::system::error_code ignored;
+                        self->socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+                        if (self->parser_.done()) self->finish();
+                      }
+                    });
 }
 
-void WebSocketSession::on_write(beast::error_code ec, size_t) {
-  writing_ = false;
-  queued_bytes_ -= queue_.front()->size();
-  queue_.pop_front();
-  if (ec) return finish();
-  if (closing_) return do_close();
-  if (!queue_.empty()) do_write();
-}
+// ---- closing --------------------------------------------------------------------------------
 
 void WebSocketSession::close(uint16_t code, std::string reason) {
-  if (closing_ || finished_) return;
-  closing_ = true;
-  close_code_ = code;
-  close_reason_ = std::move(reason);
-  // Drop what waits; the frame being written (if any) must finish before the close frame.
-  while (queue_.size() > (writing_ ? 1u : 0u)) {
-    queued_bytes_ -= queue_.back()->size();
-    queue_.pop_back();
-  }
+  if (state_ != State::open) return;
+  state_ = State::closing;
+  // What waits is dropped; the write in flight finishes first, then the close frame.
+  for (const auto& out : queue_) queued_bytes_ -= out.payload->size();
+  queue_.clear();
+  close_queued_ = true;
+  queue(ws::Opcode::close, make_frame(ws::close_payload(code, reason)));
   hard_close_.expires_after(kHardCloseAfter);
-  hard_close_.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec) return;
-    beast::error_code ignored;
-    beast::get_lowest_layer(self->ws_).socket().close(ignored);
+  hard_close_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (!ec) self->finish();
   });
-  if (!writing_) do_close();
+  // Tell the gateway soon (not from inside a fan-out loop that may have called us): the client
+  // leaves its rooms now, not when the socket is finally gone.
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->client_) self->gateway_.on_close(self->client_);
+  });
 }
 
-void WebSocketSession::do_close() {
-  if (close_sent_) return;
-  close_sent_ = true;
-  ws_.async_close(
-      websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
-      [self = shared_from_this()](beast::error_code) {
-        beast::error_code ignored;
-        beast::get_lowest_layer(self->ws_).socket().shutdown(
-            boost::asio::ip::tcp::socket::shutdown_both, ignored);
-        self->finish();
-      });
+void WebSocketSession::arm_keepalive() {
+  keepalive_.expires_after(kKeepaliveTick);
+  keepalive_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || self->state_ != State::open) return;
+    if (self->got_data_) {
+      self->idle_ticks_ = 0;
+    } else if (++self->idle_ticks_ >= kMaxIdleTicks) {
+      return self->finish();  // a peer that answers nothing is gone
+    } else {
+      self->queue(ws::Opcode::ping, make_frame(""));
+    }
+    self->got_data_ = false;
+    self->arm_keepalive();
+  });
 }
 
 void WebSocketSession::finish() {
-  if (finished_) return;
-  finished_ = true;
-  closing_ = true;
+  if (state_ == State::closed) return;
+  state_ = State::closed;
+  keepalive_.cancel();
   hard_close_.cancel();
+  boost::system::error_code ignored;
+  socket_.close(ignored);
   if (client_) gateway_.on_close(client_);
 }
 

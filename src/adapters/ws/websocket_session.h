@@ -1,14 +1,16 @@
 #pragma once
-// One WebSocket connection: reads frames into the gateway, writes the gateway's frames out
-// through a bounded queue (one write in flight), closes slow consumers with 1008.
+// One WebSocket connection after its upgrade: reads client frames into the gateway and writes
+// the gateway's frames out. Every queued frame goes out in one gather write (at most one write
+// in flight), and the queue is bounded: a client over it is closed with 1008.
+#include <array>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "adapters/ws/ws_frames.h"
 #include "gateway/frame.h"
 
 namespace parley {
@@ -17,46 +19,67 @@ class Gateway;
 struct Client;
 
 class WebSocketSession final : public FrameSink,
+                               public ws::FrameHandler,
                                public std::enable_shared_from_this<WebSocketSession> {
  public:
   WebSocketSession(boost::asio::ip::tcp::socket socket, Gateway& gateway, int worker,
                    std::string user, std::string session);
 
-  /// Completes the upgrade of @p request, then serves the connection.
-  void run(boost::beast::http::request<boost::beast::http::string_body> request);
+  /// The upgrade is done: open the client in the gateway and start reading.
+  void start();
 
   // FrameSink
   void send(Frame frame) override;
   size_t queued_bytes() const override { return queued_bytes_; }
   void close(uint16_t code, std::string reason) override;
 
+  // ws::FrameHandler
+  void on_text(std::string_view message) override;
+  void on_binary() override;
+  void on_ping(std::string_view payload) override;
+  void on_close(uint16_t code) override;
+  void on_error(uint16_t code, std::string_view why) override;
+
  private:
-  void on_accept(boost::beast::error_code ec);
   void do_read();
-  void on_read(boost::beast::error_code ec, size_t bytes);
   void do_write();
-  void on_write(boost::beast::error_code ec, size_t bytes);
-  void do_close();
+  void arm_keepalive();
+  void queue(ws::Opcode op, Frame payload);
   void finish();
 
-  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
-  boost::beast::flat_buffer buffer_;
+  enum class State { open, closing, closed };
+
+  boost::asio::ip::tcp::socket socket_;
   Gateway& gateway_;
   int worker_;
   std::string user_;
   std::string session_;
   std::shared_ptr<Client> client_;
+  ws::FrameParser parser_;
 
-  std::deque<Frame> queue_;  // front() is being written while writing_
-  size_t queued_bytes_ = 0;
+  std::string in_;  // received bytes not parsed yet
+  std::vector<char> read_buf_;
+
+  // A message on its way out: the payload is shared with every other recipient, the frame
+  // header is this connection's own.
+  struct Outgoing {
+    Frame payload;
+    std::array<uint8_t, 10> header;
+    uint8_t header_len;
+  };
+  std::deque<Outgoing> queue_;     // waiting for the next write
+  std::vector<Outgoing> writing_;  // in the write in flight
+  std::vector<boost::asio::const_buffer> buffers_;
+  size_t queued_bytes_ = 0;  // queue_ + writing_
   size_t max_queue_bytes_;
-  bool writing_ = false;
-  bool closing_ = false;
-  bool close_sent_ = false;
-  bool finished_ = false;
-  uint16_t close_code_ = 1000;
-  std::string close_reason_;
+  bool write_in_flight_ = false;
+  bool close_queued_ = false;  // the close frame is in queue_ or writing_
+  State state_ = State::open;
+
+  boost::asio::steady_timer keepalive_;
   boost::asio::steady_timer hard_close_;
+  bool got_data_ = true;  // something arrived since the last keepalive tick
+  int idle_ticks_ = 0;
 };
 
 }  // namespace parley

@@ -5,6 +5,10 @@
 #include <boost/url.hpp>
 #include <random>
 
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
 #include "adapters/ws/websocket_session.h"
 #include "domain/names.h"
 #include "gateway/codec.h"
@@ -99,9 +103,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                      false);
     }
     if (!has_session) session = new_session_id();
-    auto ws = std::make_shared<WebSocketSession>(stream_.release_socket(), gateway_, worker_,
-                                                 std::move(*user), std::move(session));
-    ws->run(std::move(req));
+    // Beast performs the handshake (the 101 response); the framing after it is our own.
+    auto ws = std::make_shared<beast::websocket::stream<tcp::socket>>(stream_.release_socket());
+    ws->set_option(beast::websocket::stream_base::decorator(
+        [](beast::websocket::response_type& res) { res.set(http::field::server, "parley"); }));
+    auto request = std::make_shared<http::request<http::string_body>>(std::move(req));
+    ws->async_accept(
+        *request, [ws, request, &gateway = gateway_, worker = worker_, user = std::move(*user),
+                   session = std::move(session)](beast::error_code ec) mutable {
+          if (ec) return;
+          std::make_shared<WebSocketSession>(std::move(ws->next_layer()), gateway, worker,
+                                             std::move(user), std::move(session))
+              ->start();
+        });
   }
 
   void respond(int status, const std::string& content_type, std::string body, bool keep_alive) {
