@@ -2,12 +2,16 @@
 
 namespace parley {
 
-bool Presence::add(const std::string& room, const std::string& user) {
+bool Presence::add(const std::string& room, const std::string& user,
+                   const std::function<void()>& on_first) {
   std::lock_guard lock(mutex_);
-  return ++rooms_[room][user] == 1;
+  if (++rooms_[room][user] != 1) return false;
+  if (on_first) on_first();
+  return true;
 }
 
-bool Presence::remove(const std::string& room, const std::string& user) {
+bool Presence::remove(const std::string& room, const std::string& user,
+                      const std::function<void()>& on_last) {
   std::lock_guard lock(mutex_);
   auto r = rooms_.find(room);
   if (r == rooms_.end()) return false;
@@ -16,6 +20,7 @@ bool Presence::remove(const std::string& room, const std::string& user) {
   if (--u->second > 0) return false;
   r->second.erase(u);
   if (r->second.empty()) rooms_.erase(r);
+  if (on_last) on_last();
   return true;
 }
 

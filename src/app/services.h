@@ -26,6 +26,9 @@ struct Limits {
   size_t send_queue_bytes = 4 * 1024 * 1024;
   double sends_per_second = 200;
   double send_burst = 400;
+  double commands_per_second = 1000;  // per connection, every op but send
+  double command_burst = 2000;
+  size_t max_inflight = 1024;  // commands of one connection awaiting their result
   int64_t token_ttl_ms = 24LL * 3600 * 1000;
   int history_default_limit = 50;
   int history_max_limit = 200;

@@ -41,6 +41,11 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
       ->capture_default_str();
   cmd->add_option("--rate-burst", o.limits.send_burst, "Burst of sends per user")
       ->capture_default_str();
+  cmd->add_option("--command-rate-per-sec", o.limits.commands_per_second,
+                  "Commands per connection per second (any op)")
+      ->capture_default_str();
+  cmd->add_option("--command-burst", o.limits.command_burst, "Burst of commands per connection")
+      ->capture_default_str();
   cmd->add_option("--token-ttl-s", o.token_ttl_s, "Lifetime of issued tokens, seconds")
       ->capture_default_str();
   cmd->add_option("--argon2-ops", o.argon2_ops, "argon2id passes")->capture_default_str();
@@ -125,6 +130,9 @@ int run_serve(const ServeOptions& o) {
   server.run();
 
   signals.join();
+  // Say goodbye (1001) to every client, give the close frames a moment, then stop.
+  gateway.shutdown();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   pool.stop();
   blocking->stop();
   storage->stop();

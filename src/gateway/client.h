@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "domain/token_bucket.h"
 #include "gateway/frame.h"
 
 namespace parley {
@@ -36,6 +37,8 @@ struct Client {
   // Commands that change rooms (create_room, invite, dm) are barriers: later commands of the
   // connection wait until they are answered, so "create then join" works even pipelined.
   bool barrier = false;
+  size_t inflight = 0;            // commands not answered yet
+  TokenBucket commands{1, 1, 0};  // set by the gateway from the limits
   std::deque<std::shared_ptr<void>> waiting;
 
   void send(const Frame& frame) const {

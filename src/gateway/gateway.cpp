@@ -23,7 +23,8 @@ struct Gateway::Command {
   std::shared_ptr<Client> client;
   codec::Request req;
   bool is_barrier = false;
-  std::string raw;  // the frame as sent, kept for the dead-letter record when it has a ttl
+  bool counted = false;  // in its client's inflight count
+  std::string raw;       // the frame as sent, kept for the dead-letter record when it has a ttl
   DeadlinePtr deadline;
   std::unique_ptr<boost::asio::steady_timer> timer;
   bool answered = false;
@@ -60,6 +61,8 @@ std::shared_ptr<Client> Gateway::open(int worker, std::string user, std::string 
   client->user = std::move(user);
   client->session = std::move(session);
   client->sink = std::move(sink);
+  client->commands =
+      TokenBucket(s_.limits.commands_per_second, s_.limits.command_burst, s_.clock->steady_ms());
   workers_[worker].clients.emplace(client->id, client);
   Metrics::global().connections_open++;
   count(Metrics::global().connections_total);
@@ -87,6 +90,15 @@ void Gateway::on_close(const std::shared_ptr<Client>& client) {
   Metrics::global().connections_open--;
 }
 
+void Gateway::shutdown() {
+  for (int w = 0; w < pool_.size(); ++w) {
+    pool_.post(w, [this, w] {
+      for (auto& [id, client] : workers_[w].clients)
+        client->close(kCloseGoingAway, "server shutting down");
+    });
+  }
+}
+
 // ---- commands ------------------------------------------------------------------------------
 
 void Gateway::on_frame(const std::shared_ptr<Client>& client, std::string_view text) {
@@ -101,6 +113,16 @@ void Gateway::on_frame(const std::shared_ptr<Client>& client, std::string_view t
   auto cmd = std::make_shared<Command>();
   cmd->client = client;
   cmd->req = std::move(parsed).value();
+  // Floods: a connection gets a bounded number of commands per second and in flight.
+  if (client->inflight >= s_.limits.max_inflight) {
+    return reply_error(cmd, make_error(Errc::rate_limited, "too many commands awaiting results"));
+  }
+  // Sends have their own per-user limit; every other op shares the connection's.
+  if (cmd->req.op != "send" && !client->commands.try_take(s_.clock->steady_ms())) {
+    return reply_error(cmd, make_error(Errc::rate_limited, "too many commands; slow down"));
+  }
+  ++client->inflight;
+  cmd->counted = true;
   if (cmd->req.ttl_ms) {
     cmd->raw = std::string(text);
     cmd->deadline = std::make_shared<Deadline>(s_.clock->steady_ms() + *cmd->req.ttl_ms);
@@ -178,6 +200,7 @@ void Gateway::deliver_result(const CommandPtr& cmd, Frame frame) {
   cmd->answered = true;
   if (cmd->timer) cmd->timer->cancel();
   const auto& client = cmd->client;
+  if (cmd->counted) --client->inflight;
   if (cmd->is_barrier) release_barrier(client);
   if (client->open) return client->send(frame);
   // The connection dropped while the command was in flight: the result goes to its session.
@@ -343,16 +366,19 @@ void Gateway::do_join(const CommandPtr& cmd) {
         return reply_error(cmd, usable.error());
       }
       int64_t head = r->head;
-      reply_ok(cmd, {{"room", *room}, {"head", head}});
-      if (!current) return;  // a leave or a newer join took over this subscription
+      if (!current) {
+        return reply_ok(cmd, {{"room", *room}, {"head", head}});  // superseded by a leave or join
+      }
+      // Present before the result leaves: once the client has it, it may leave elsewhere.
       RoomSubscription& s = sit->second;
       if (!s.counted_in_presence) {
         s.counted_in_presence = true;
-        if (s_.presence.add(*room, c.user)) {
+        s_.presence.add(*room, c.user, [&] {
           publish_event(*room, make_frame(codec::event_frame("member.joined", *room, c.user)),
                         c.id);
-        }
+        });
       }
+      reply_ok(cmd, {{"room", *room}, {"head", head}});
       // Where to resume: the client's `since`; on a re-join without one, where live delivery
       // stood; on a first join without one, the head.
       int64_t cursor = *since ? std::min(**since, head) : (was_live ? old_last : head);
@@ -456,9 +482,11 @@ void Gateway::unsubscribe(Client& client, const std::string& room) {
     std::erase(r->second, &client);
     if (r->second.empty()) local.erase(r);
   }
-  if (counted && s_.presence.remove(room, client.user)) {
-    publish_event(room, make_frame(codec::event_frame("member.left", room, client.user)),
-                  client.id);
+  if (counted) {
+    s_.presence.remove(room, client.user, [&] {
+      publish_event(room, make_frame(codec::event_frame("member.left", room, client.user)),
+                    client.id);
+    });
   }
 }
 

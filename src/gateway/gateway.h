@@ -45,6 +45,9 @@ class Gateway {
   /// The connection is gone (closed, failed or taken over).
   void on_close(const std::shared_ptr<Client>& client);
 
+  /// Closes every connection with 1001 (going away); returns at once, the closes follow.
+  void shutdown();
+
   Services& services() { return s_; }
   const std::string& instance() const { return instance_; }
 

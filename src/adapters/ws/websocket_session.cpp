@@ -19,6 +19,7 @@ constexpr int kMaxIdleTicks = 3;
 // One gather write takes at most this much of the queue.
 constexpr size_t kMaxWriteBytes = 512 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
+constexpr int kChunksPerTurn = 8;
 }  // namespace
 
 WebSocketSession::WebSocketSession(asio::ip::tcp::socket socket, Gateway& gateway, int worker,
@@ -29,12 +30,12 @@ WebSocketSession::WebSocketSession(asio::ip::tcp::socket socket, Gateway& gatewa
       user_(std::move(user)),
       session_(std::move(session)),
       parser_(gateway.services().limits.max_frame_bytes),
-      read_buf_(kReadChunk),
       max_queue_bytes_(gateway.services().limits.send_queue_bytes),
       keepalive_(socket_.get_executor()),
       hard_close_(socket_.get_executor()) {}
 
 void WebSocketSession::start() {
+  socket_.non_blocking(true);
   client_ = gateway_.open(worker_, user_, session_, weak_from_this());
   arm_keepalive();
   do_read();
@@ -43,17 +44,41 @@ void WebSocketSession::start() {
 // ---- reading --------------------------------------------------------------------------------
 
 void WebSocketSession::do_read() {
-  socket_.async_read_some(asio::buffer(read_buf_),
-                          [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-                            if (ec || self->state_ == State::closed) return self->finish();
-                            self->got_data_ = true;
-                            self->in_.append(self->read_buf_.data(), n);
-                            size_t used = self->parser_.parse(self->in_, *self);
-                            self->in_.erase(0, used);
-                            // After a close or a protocol error nothing more is read; the close
-                            // handshake ends it.
-                            if (!self->parser_.done()) self->do_read();
-                          });
+  // Wait for readability, then read into the worker's shared buffer: an idle connection holds
+  // no read buffer of its own (10,000 idle connections cost no 10,000 buffers).
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](boost::system::error_code ec) {
+                       if (ec || self->state_ == State::closed) return self->finish();
+                       self->read_available();
+                     });
+}
+
+void WebSocketSession::read_available() {
+  thread_local std::array<char, kReadChunk> buffer;
+  // Drain the socket until it would block (the reactor is edge-triggered: only then is waiting
+  // again safe), but yield to the other connections of the worker after a few chunks.
+  for (int chunk = 0; chunk < kChunksPerTurn; ++chunk) {
+    boost::system::error_code ec;
+    size_t n = socket_.read_some(asio::buffer(buffer), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) return do_read();
+    if (ec || n == 0) return finish();
+    got_data_ = true;
+    std::string_view data(buffer.data(), n);
+    if (in_.empty()) {
+      // The common case: whole frames arrived; only a trailing partial frame is kept.
+      size_t used = parser_.parse(data, *this);
+      in_.assign(data.substr(used));
+    } else {
+      in_.append(data);
+      in_.erase(0, parser_.parse(in_, *this));
+    }
+    if (in_.empty() && in_.capacity() > 4096) std::string().swap(in_);  // idle: give it back
+    // After a close or a protocol error nothing more is read; the close handshake ends it.
+    if (parser_.done() || state_ == State::closed) return;
+  }
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->state_ != State::closed) self->read_available();
+  });
 }
 
 void WebSocketSession::on_text(std::string_view message) {

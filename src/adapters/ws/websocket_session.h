@@ -42,6 +42,7 @@ class WebSocketSession final : public FrameSink,
 
  private:
   void do_read();
+  void read_available();
   void do_write();
   void arm_keepalive();
   void queue(ws::Opcode op, Frame payload);
@@ -57,8 +58,7 @@ class WebSocketSession final : public FrameSink,
   std::shared_ptr<Client> client_;
   ws::FrameParser parser_;
 
-  std::string in_;  // received bytes not parsed yet
-  std::vector<char> read_buf_;
+  std::string in_;  // received bytes of a frame not complete yet
 
   // A message on its way out: the payload is shared with every other recipient, the frame
   // header is this connection's own.
