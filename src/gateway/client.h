@@ -33,6 +33,9 @@ struct Client {
   std::string session;
   std::weak_ptr<FrameSink> sink;
   std::atomic<bool> open{true};  // read by other threads routing results
+  // Set (under the session registry's lock) when a newer connection took the session over:
+  // from then on results go to the session's new connection, not here.
+  std::atomic<bool> taken_over{false};
   std::unordered_map<std::string, RoomSubscription> rooms;
   // Commands that change rooms (create_room, invite, dm) are barriers: later commands of the
   // connection wait until they are answered, so "create then join" works even pipelined.

@@ -202,8 +202,9 @@ void Gateway::deliver_result(const CommandPtr& cmd, Frame frame) {
   const auto& client = cmd->client;
   if (cmd->counted) --client->inflight;
   if (cmd->is_barrier) release_barrier(client);
-  if (client->open) return client->send(frame);
-  // The connection dropped while the command was in flight: the result goes to its session.
+  if (client->open && !client->taken_over) return client->send(frame);
+  // The connection dropped or was taken over while the command was in flight: the result goes
+  // to its session's current connection, or waits for it.
   if (auto current = sessions_.route(client->session, frame, s_.clock->steady_ms())) {
     pool_.post(current->worker, [current, frame] { current->send(frame); });
   }

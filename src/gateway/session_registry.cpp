@@ -9,6 +9,7 @@ SessionRegistry::Attached SessionRegistry::attach(const std::shared_ptr<Client>&
   Entry& e = sessions_[client->session];
   Attached out;
   out.previous = e.current.lock();
+  if (out.previous && out.previous != client) out.previous->taken_over = true;
   e.current = client;
   for (auto& [at, frame] : e.pending) {
     if (now_ms - at <= keep_ms_) out.pending.push_back(std::move(frame));

@@ -1,10 +1,9 @@
 """Transport: authentication, sessions, welcome, frame-level errors."""
-import asyncio
 import json
 
 import pytest
 
-from conftest import T, run, ws_status
+from conftest import run, ws_status
 
 
 def test_ws_missing_token_is_401(server):

@@ -3,7 +3,7 @@ import json
 import time
 import urllib.parse
 
-from conftest import PASSWORD, run
+from conftest import PASSWORD, run, ws_status
 
 
 def test_register_returns_201_and_token(server):
@@ -189,12 +189,13 @@ def test_root_serves_html(server):
 
 
 def test_expired_token_rejected(server_factory):
-    s = server_factory(["--token-ttl-s", "1"])
+    s = server_factory(["--token-ttl-s", "2"])
     tok = s.register("alice")
     assert s.http("GET", "/api/rooms/x/messages", token=tok).status == 404  # valid: room missing
-    time.sleep(2.5)
+    time.sleep(3.5)
     r = s.http("GET", "/api/rooms/x/messages", token=tok)
     assert r.status == 401 and r.error_code == "unauthenticated", r
+    assert run(ws_status(s.ws_url(tok))) == 401
 
 
 def test_register_ignores_unknown_fields(server):
@@ -227,3 +228,9 @@ def test_http_keep_alive_several_requests_one_connection(server):
             assert resp.status == 200
     finally:
         conn.close()
+
+
+def test_http_body_too_large_413(server):
+    r = server.http("POST", "/api/register",
+                    raw_body=b'{"user":"big","password":"' + b"x" * 100_000 + b'"}')
+    assert r.status == 413 and r.error_code == "too_large", r

@@ -1,7 +1,10 @@
 """Harder edges of the contract: races, fan-out, large frames, RFC 6455 details, text round trips."""
 import asyncio
 import json
+import os
 import threading
+
+import pytest
 
 from conftest import PASSWORD, RawWs, read_history, run
 
@@ -364,5 +367,138 @@ def test_ttl_timeout_invite_never_applied(server):
             else:
                 assert r["ok"] is False and r["error"]["code"] == "forbidden", f"{u}: invite timed out but applied"
             await g.close()
+
+    run(main())
+
+
+def test_member_events_and_presence_consistent_under_flapping(server):
+    """Users with two connections each (likely on different workers) join and leave at random; the
+    observer's member.joined/member.left events per user follow the first-join/last-leave rule exactly
+    and presence agrees at the end."""
+    import random
+    rnd = random.Random(int(os.environ.get("PARLEY_FLAP_SEED", "1234")))
+
+    async def main():
+        o = await server.connect("observer")
+        await o.ok("create_room", room="flap")
+        await o.ok("join", room="flap")
+        users = [f"u{i}" for i in range(4)]
+        conns = [(u, await server.connect(u)) for u in users for _ in range(2)]
+        joined = {id(c): False for _, c in conns}
+        count = {u: 0 for u in users}
+        expected = {u: [] for u in users}
+        for _ in range(200):
+            u, c = rnd.choice(conns)
+            if joined[id(c)]:
+                await c.ok("leave", room="flap")
+                joined[id(c)] = False
+                count[u] -= 1
+                if count[u] == 0:
+                    expected[u].append("member.left")
+            else:
+                await c.ok("join", room="flap")
+                joined[id(c)] = True
+                count[u] += 1
+                if count[u] == 1:
+                    expected[u].append("member.joined")
+        total = sum(len(v) for v in expected.values())
+        got = {u: [] for u in users}
+        is_member_ev = lambda f: f.get("event") in ("member.joined", "member.left") and f.get("user") != "observer"
+        await o.ok("ping")
+        await asyncio.sleep(0.5)
+        while True:
+            try:
+                ev = await o.next_frame("event", pred=is_member_ev, timeout=0.5)
+            except AssertionError:
+                break
+            assert ev["room"] == "flap"
+            got[ev["user"]].append(ev["event"])
+        assert sum(len(v) for v in got.values()) == total or got != expected, "counting bug in the test"
+        for u in users:
+            assert got[u] == expected[u], f"{u}: events {got[u]} != expected {expected[u]}"
+        p = await o.ok("presence", room="flap")
+        assert sorted(p["online"]) == sorted(["observer"] + [u for u in users if count[u] > 0]), p
+
+    run(main())
+
+
+def test_client_msg_id_concurrent_from_two_connections(server):
+    async def main():
+        a1 = await server.connect("alice")
+        a2 = await server.connect("alice")
+        await a1.ok("create_room", room="lobby")
+        for k in range(5):
+            ids = []
+            for _ in range(5):
+                ids.append((a1, await a1.cmd_nowait("send", room="lobby", text="dup", client_msg_id=f"x{k}")))
+                ids.append((a2, await a2.cmd_nowait("send", room="lobby", text="dup", client_msg_id=f"x{k}")))
+            res = [await c.result(rid) for c, rid in ids]
+            assert all(r["ok"] for r in res), res
+            assert len({(r["seq"], r["msg_id"], r["ts"]) for r in res}) == 1, res
+        hist = (await a1.ok("history", room="lobby"))["messages"]
+        assert [m["client_msg_id"] for m in hist] == [f"x{k}" for k in range(5)]
+        assert [m["seq"] for m in hist] == [1, 2, 3, 4, 5]
+
+    run(main())
+
+
+def test_no_spurious_member_events_when_connections_overlap(server):
+    """alice has two connections; the second joins, then the first leaves: she never stopped being
+    present, so the observer must see no member.left/member.joined for that hand-over."""
+    async def main():
+        o = await server.connect("observer")
+        await o.ok("create_room", room="handover")
+        await o.ok("join", room="handover")
+        a = await server.connect("alice")
+        b = await server.connect("alice")
+        await a.ok("join", room="handover")
+        await o.next_frame("event", event="member.joined", user="alice")
+        holder, other = a, b
+        for _ in range(250):
+            await other.ok("join", room="handover")
+            await holder.ok("leave", room="handover")
+            holder, other = other, holder
+        await o.ok("ping")
+        await o.no_frame("event", within=0.7, user="alice",
+                         pred=lambda f: f.get("event") in ("member.joined", "member.left"))
+        assert (await o.ok("presence", room="handover"))["online"] == ["alice", "observer"]
+
+    run(main())
+
+
+def test_presence_includes_user_as_soon_as_join_result_arrives(server):
+    async def main():
+        o = await server.connect("observer")
+        users = [await server.connect(f"p{i}") for i in range(2)]
+        for i in range(150):
+            room = f"pres{i}"
+            await o.ok("create_room", room=room)
+            c = users[i % 2]
+            await c.ok("join", room=room)
+            r = await o.ok("presence", room=room)
+            assert r["online"] == [c.user], f"after {c.user}'s join result, presence is {r['online']}"
+            await c.ok("leave", room=room)
+            r = await o.ok("presence", room=room)
+            assert r["online"] == [], f"after {c.user}'s leave result, presence is {r['online']}"
+
+    run(main())
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_threads_flag_smoke(server_factory, threads):
+    s = server_factory(["--threads", str(threads)])
+
+    async def main():
+        clients = [await s.connect(f"t{i}") for i in range(6)]
+        await clients[0].ok("create_room", room="lobby")
+        for c in clients:
+            await c.ok("join", room="lobby")
+        for i, c in enumerate(clients):
+            await c.ok("send", room="lobby", text=f"from {i}")
+        for c in clients:
+            got = await c.messages("lobby", 6)
+            assert [m["seq"] for m in got] == [1, 2, 3, 4, 5, 6]
+        p = await clients[0].ok("presence", room="lobby")
+        assert p["online"] == sorted(f"t{i}" for i in range(6))
 
     run(main())

@@ -1,7 +1,6 @@
 """End-to-end scenarios: resume, private rooms, slow consumers, crash recovery, restarts."""
 import asyncio
 import json
-import time
 
 import pytest
 
@@ -328,5 +327,50 @@ def test_inflight_result_delivered_to_same_session_after_reconnect(server):
         assert sorted(m["text"] for m in hist) == [f"inflight {i}" for i in range(4)]
         assert [m["seq"] for m in hist] == [1, 2, 3, 4]
         print(f"results redelivered after reconnect: {len(redelivered)}/4")
+
+    run(main())
+
+
+def test_takeover_in_flight_results_reach_the_session_exactly_once(server):
+    """50 pipelined sends, then a second connection takes the session over at once: every command
+    the server applied (its message is stored) gets its result exactly once, on the old connection
+    before its 4001 or on the new one. (Commands the server never read from the old socket are
+    neither applied nor answered; that is allowed.) Repeated a few times: the window is a race."""
+    async def round_(setup, k):
+        room = f"lobby{k}"
+        await setup.ok("create_room", room=room)
+        session = f"takeover-inflight-{k}"
+        old = await server.connect("alice", session=session)
+        ids = [await old.cmd_nowait("send", room=room, text=f"t{i}", client_msg_id=f"t{i}") for i in range(50)]
+        new = await server.connect("alice", session=session)
+        assert await old.wait_closed() == 4001
+        on_old = {f["id"]: f for f in old.queued("result") if f.get("id") in ids}
+        await asyncio.sleep(0.5)  # let every applied send complete
+        hist = (await setup.ok("history", room=room, limit=200))["messages"]
+        stored = {m["text"] for m in hist}
+        on_new, lost = {}, []
+        for i, rid in enumerate(ids):
+            if rid in on_old:
+                continue
+            try:
+                on_new[rid] = await new.result(rid, timeout=3 if not lost else 0.05)
+            except AssertionError:
+                lost.append(f"t{i}")
+        await new.no_frame("result", within=0.3, pred=lambda f: f.get("id") in ids)
+        owed = [t for t in lost if t in stored]
+        assert not owed, (f"round {k}: {len(owed)} applied sends never got a result (old connection got "
+                          f"{len(on_old)}, new got {len(on_new)}, unread and unapplied {len(lost) - len(owed)}): "
+                          f"{owed[:10]}")
+        for r in list(on_old.values()) + list(on_new.values()):
+            assert r["ok"], r
+        answered = {f"t{ids.index(rid)}" for rid in list(on_old) + list(on_new)}
+        assert answered <= stored, f"ok results for messages not stored: {sorted(answered - stored)[:10]}"
+        await new.close()
+        return len(on_old), len(on_new), len(lost)
+
+    async def main():
+        setup = await server.connect("alice")
+        stats = [await round_(setup, k) for k in range(6)]
+        print(f"(old, new, never read) per round: {stats}")
 
     run(main())

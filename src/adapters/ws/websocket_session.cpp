@@ -165,9 +165,12 @@ void WebSocketSession::do_write() {
 void WebSocketSession::close(uint16_t code, std::string reason) {
   if (state_ != State::open) return;
   state_ = State::closing;
-  // What waits is dropped; the write in flight finishes first, then the close frame.
-  for (const auto& out : queue_) queued_bytes_ -= out.payload->size();
-  queue_.clear();
+  // A slow consumer's backlog is dropped (it resumes with `since`); any other close first
+  // flushes what is queued, results included. The close frame goes last.
+  if (code == kClosePolicy) {
+    for (const auto& out : queue_) queued_bytes_ -= out.payload->size();
+    queue_.clear();
+  }
   close_queued_ = true;
   queue(ws::Opcode::close, make_frame(ws::close_payload(code, reason)));
   hard_close_.expires_after(kHardCloseAfter);

@@ -71,6 +71,7 @@ size_t FrameParser::parse(std::string_view data, FrameHandler& handler) {
       len = 0;
       for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
       header = 10;
+      if (len >> 63) return fail(1002, "length with its most significant bit set");
     }
     if (rsv) return fail(1002, "reserved bits set (no extension was negotiated)");
     if (!masked) return fail(1002, "client frames must be masked");
@@ -80,9 +81,12 @@ size_t FrameParser::parse(std::string_view data, FrameHandler& handler) {
       return fail(1002, "unknown opcode");
     }
     // Refuse an oversized message from its header, before buffering its payload.
-    if (!control && len + message_.size() > max_message_) return fail(1009, "message too big");
+    // (Written so that no sum can overflow: a 64-bit length is attacker-controlled.)
+    if (!control && (len > max_message_ || message_.size() > max_message_ - len)) {
+      return fail(1009, "message too big");
+    }
     header += 4;  // the mask key
-    if (avail < header + len) break;
+    if (avail < header || avail - header < len) break;
     const uint8_t* key = p + header - 4;
     std::string_view raw(reinterpret_cast<const char*>(p + header), len);
     pos += header + len;

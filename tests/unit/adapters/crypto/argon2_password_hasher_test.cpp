@@ -8,7 +8,9 @@ namespace parley {
 namespace {
 
 // Cheap parameters: the test is about correctness, not cost.
-Argon2PasswordHasher cheap() { return Argon2PasswordHasher(1, 1024); }
+Argon2PasswordHasher cheap() {
+  return Argon2PasswordHasher(1, 1024);
+}
 
 TEST(Argon2PasswordHasherTest, TheRightPasswordVerifies) {
   auto hasher = cheap();

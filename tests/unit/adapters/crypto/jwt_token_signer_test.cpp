@@ -70,8 +70,8 @@ TEST(JwtTokenSignerTest, AnotherSecretsTokensAreRefused) {
 
 TEST(JwtTokenSignerTest, GarbageIsRefused) {
   JwtTokenSigner signer(kSecret);
-  for (const std::string token : {std::string(), std::string("abc"), std::string("a.b.c"),
-                                  std::string(5000, 'x'), std::string("..")}) {
+  for (const std::string& token : {std::string(), std::string("abc"), std::string("a.b.c"),
+                                   std::string(5000, 'x'), std::string("..")}) {
     auto r = signer.verify(token, kNow);
     ASSERT_FALSE(r.ok()) << token;
     EXPECT_EQ(r.error().code, Errc::unauthenticated);
