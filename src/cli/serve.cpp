@@ -54,6 +54,10 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
   cmd->add_option("--sync", o.sync, "SQLite durability: full (fsync per commit) or normal")
       ->check(CLI::IsMember({"full", "normal"}))
       ->capture_default_str();
+  // A flag given twice takes its last value, so wrappers can append overrides.
+  for (CLI::Option* opt : cmd->get_options()) {
+    if (opt->get_name() != "--help") opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
   return cmd;
 }
 

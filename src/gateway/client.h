@@ -36,6 +36,9 @@ struct Client {
   // Set (under the session registry's lock) when a newer connection took the session over:
   // from then on results go to the session's new connection, not here.
   std::atomic<bool> taken_over{false};
+  // Set by the transport the moment it starts closing (before on_close runs): results that
+  // complete from then on go to the session, not into a socket that sends nothing more.
+  std::atomic<bool> closing{false};
   std::unordered_map<std::string, RoomSubscription> rooms;
   // Commands that change rooms (create_room, invite, dm) are barriers: later commands of the
   // connection wait until they are answered, so "create then join" works even pipelined.

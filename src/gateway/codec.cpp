@@ -1,6 +1,7 @@
 #include "gateway/codec.h"
 
 #include <boost/json.hpp>
+#include <cmath>
 
 #include "domain/names.h"
 
@@ -66,7 +67,8 @@ Result<std::optional<int64_t>> optional_int(const json::object& o, std::string_v
   if (v->is_uint64()) return bad(std::string(key) + " is out of range");
   if (v->is_double()) {
     double d = v->as_double();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) {
+    // Range-check before the cast: converting an out-of-range double is undefined.
+    if (std::isfinite(d) && d >= -9.2e18 && d <= 9.2e18 && d == std::trunc(d)) {
       return std::optional<int64_t>(static_cast<int64_t>(d));
     }
   }

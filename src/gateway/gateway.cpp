@@ -202,7 +202,7 @@ void Gateway::deliver_result(const CommandPtr& cmd, Frame frame) {
   const auto& client = cmd->client;
   if (cmd->counted) --client->inflight;
   if (cmd->is_barrier) release_barrier(client);
-  if (client->open && !client->taken_over) return client->send(frame);
+  if (client->open && !client->taken_over && !client->closing) return client->send(frame);
   // The connection dropped or was taken over while the command was in flight: the result goes
   // to its session's current connection, or waits for it.
   if (auto current = sessions_.route(client->session, frame, s_.clock->steady_ms())) {
@@ -546,6 +546,7 @@ void Gateway::deliver_local(int worker, const std::string& room, int64_t seq, co
       if (sub.held_bytes > s_.limits.send_queue_bytes) {
         sub.held.clear();
         sub.held_bytes = 0;
+        count(Metrics::global().slow_consumer_closes_total);
         c->close(kClosePolicy, "too slow to keep up; resume with since");
       }
       continue;

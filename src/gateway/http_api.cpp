@@ -92,7 +92,12 @@ void HttpApi::credentials(const HttpRequest& req, bool is_register,
   if (!user) return done(error_response(user.error()));
   auto password = codec::required_string(v.as_object(), "password");
   if (!password) return done(error_response(password.error()));
-  auto reply = [done, status = is_register ? 201 : 200](auto r) {
+  if (credential_checks_->fetch_add(1) >= kMaxCredentialChecks) {
+    credential_checks_->fetch_sub(1);
+    return done(error_response(make_error(Errc::rate_limited, "too many logins in progress")));
+  }
+  auto reply = [done, checks = credential_checks_, status = is_register ? 201 : 200](auto r) {
+    checks->fetch_sub(1);
     if (!r) return done(error_response(r.error()));
     done(json_response(status, {{"token", r->token}}));
   };
@@ -157,7 +162,7 @@ std::string metrics_text() {
           m.slow_consumer_closes_total.load());
   counter("dead_letters_total", "Expired commands recorded as dead letters.",
           m.dead_letters_total.load());
-  counter("rate_limited_total", "Sends refused by the rate limit.", m.rate_limited_total.load());
+  counter("rate_limited_total", "Commands refused with rate_limited.", m.rate_limited_total.load());
   return out.str();
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // The HTTP side of the protocol (accounts, history, health, metrics, the web page), free of
 // any HTTP library: the transport adapter turns its requests into HttpRequest and back.
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "app/services.h"
@@ -43,6 +45,10 @@ class HttpApi {
   void readyz(std::function<void(HttpResponse)> done);
 
   Services& s_;
+  // Password hashing is deliberately slow: a flood of register/login requests is refused (429)
+  // beyond this many in progress instead of queueing without bound.
+  static constexpr int kMaxCredentialChecks = 64;
+  std::shared_ptr<std::atomic<int>> credential_checks_ = std::make_shared<std::atomic<int>>(0);
   RegisterUser register_;
   LoginUser login_;
   ReadHistory history_;

@@ -4,7 +4,8 @@ namespace parley {
 
 WorkerPool::WorkerPool(int workers) {
   for (int i = 0; i < workers; ++i) {
-    // concurrency hint 1: each context is run by exactly one thread, so Asio can skip locking.
+    // concurrency hint 1: each context is run by exactly one thread (Asio still locks its queue
+    // for posts from other threads: one lock per posted batch, none per delivery).
     contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
     guards_.emplace_back(contexts_.back()->get_executor());
   }

@@ -234,3 +234,24 @@ def test_http_body_too_large_413(server):
     r = server.http("POST", "/api/register",
                     raw_body=b'{"user":"big","password":"' + b"x" * 100_000 + b'"}')
     assert r.status == 413 and r.error_code == "too_large", r
+
+
+def test_register_flood_is_refused_with_429_not_queued(server_factory):
+    """Password hashing is slow on purpose; a flood of registrations must be refused (429) beyond
+    a bounded number in progress, never queued without bound, and the server stays healthy."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    s = server_factory(["--argon2-mem-kib", "65536", "--argon2-ops", "3"])
+
+    def reg(i):
+        return s.http("POST", "/api/register", json_body={"user": f"flood{i}", "password": PASSWORD}).status
+
+    with ThreadPoolExecutor(max_workers=128) as pool:
+        statuses = list(pool.map(reg, range(256)))
+    assert set(statuses) <= {201, 429}, statuses
+    assert statuses.count(429) > 0
+    assert statuses.count(201) > 0
+    assert s.http("GET", "/healthz").status == 200
+    # Refused users were not created: they can register now.
+    refused = [i for i, st in enumerate(statuses) if st == 429][0]
+    assert reg(refused) == 201

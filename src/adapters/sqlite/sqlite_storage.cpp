@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 
 #include "adapters/sqlite/migrations.h"
 #include "app/metrics.h"
@@ -130,24 +133,28 @@ void SqliteStorage::run_batch(std::vector<WriteJob>& jobs) {
   std::vector<std::function<void(bool)>> finishes;
   finishes.reserve(jobs.size());
   committed_.clear();
-  bool began = writer_db_.exec("BEGIN IMMEDIATE") == SQLITE_OK;
+  // The only writer: BEGIN IMMEDIATE fails only if the disk or the file does. Retry briefly;
+  // if storage stays unusable, stop rather than run the jobs outside a transaction.
+  bool began = false;
+  for (int attempt = 0; attempt < 50 && !began; ++attempt) {
+    began = writer_db_.exec("BEGIN IMMEDIATE") == SQLITE_OK;
+    if (!began) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!began) {
+    spdlog::critical("sqlite: cannot begin a transaction: {}", writer_db_.last_error());
+    std::abort();
+  }
   for (auto& job : jobs) {
-    if (!began) {
-      finishes.push_back(job(writer_db_).finish);  // never reached the database
-      continue;
-    }
     writer_db_.exec("SAVEPOINT job");
     Applied applied = job(writer_db_);
     if (!applied.ok) writer_db_.exec("ROLLBACK TO job");
     writer_db_.exec("RELEASE job");
     finishes.push_back(std::move(applied.finish));
   }
-  bool committed = began && writer_db_.exec("COMMIT") == SQLITE_OK;
+  bool committed = writer_db_.exec("COMMIT") == SQLITE_OK;
   if (!committed) {
-    if (began) {
-      spdlog::error("sqlite commit failed: {}", writer_db_.last_error());
-      writer_db_.exec("ROLLBACK");
-    }
+    spdlog::error("sqlite commit failed: {}", writer_db_.last_error());
+    writer_db_.exec("ROLLBACK");
     heads_.clear();  // the cached seqs may count rolled-back messages
     committed_.clear();
   }
@@ -177,7 +184,7 @@ std::string SqliteStorage::new_msg_id() {
   std::string id(20, '0');
   uint64_t a = rng_(), b = rng_();
   for (int i = 0; i < 16; ++i) id[i] = hex[(a >> (i * 4)) & 15];
-  for (int i = 16; i < 20; ++i) id[i] = hex[(b >> (i * 4)) & 15];
+  for (int i = 16; i < 20; ++i) id[i] = hex[(b >> ((i - 16) * 4)) & 15];
   return id;
 }
 

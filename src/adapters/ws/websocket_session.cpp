@@ -165,6 +165,7 @@ void WebSocketSession::do_write() {
 void WebSocketSession::close(uint16_t code, std::string reason) {
   if (state_ != State::open) return;
   state_ = State::closing;
+  if (client_) client_->closing = true;
   // A slow consumer's backlog is dropped (it resumes with `since`); any other close first
   // flushes what is queued, results included. The close frame goes last.
   if (code == kClosePolicy) {

@@ -14,11 +14,11 @@ TEST(ErrcTest, WireNamesAndStatusesFollowTheProtocolTable) {
     int status;
   };
   const Row rows[] = {
-      {Errc::bad_request, "bad_request", 400}, {Errc::unauthenticated, "unauthenticated", 401},
-      {Errc::forbidden, "forbidden", 403},     {Errc::not_found, "not_found", 404},
-      {Errc::conflict, "conflict", 409},       {Errc::too_large, "too_large", 413},
+      {Errc::bad_request, "bad_request", 400},   {Errc::unauthenticated, "unauthenticated", 401},
+      {Errc::forbidden, "forbidden", 403},       {Errc::not_found, "not_found", 404},
+      {Errc::conflict, "conflict", 409},         {Errc::too_large, "too_large", 413},
       {Errc::rate_limited, "rate_limited", 429}, {Errc::unavailable, "unavailable", 503},
-      {Errc::internal, "internal", 500},       {Errc::timeout, "timeout", 504},
+      {Errc::internal, "internal", 500},         {Errc::timeout, "timeout", 504},
   };
   for (const auto& row : rows) {
     EXPECT_EQ(wire_name(row.code), row.name);

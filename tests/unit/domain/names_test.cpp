@@ -68,7 +68,7 @@ TEST(DmRoomTest, NameIsSortedSoBothSidesAgree) {
   EXPECT_EQ(dm_room_name("alice", "bob"), "dm:alice:bob");
   EXPECT_EQ(dm_room_name("bob", "alice"), "dm:alice:bob");
   EXPECT_EQ(dm_room_name("Zed", "adam"), "dm:Zed:adam");  // byte order: uppercase first
-  EXPECT_EQ(dm_room_name("bob", "bo"), "dm:bo:bob");        // a prefix sorts first
+  EXPECT_EQ(dm_room_name("bob", "bo"), "dm:bo:bob");      // a prefix sorts first
 }
 
 TEST(DmRoomTest, IsDmRoomLooksAtThePrefix) {

@@ -118,7 +118,9 @@ TEST(ParseRequestTest, InvalidTtlMsIsABadRequestThatStillReportsTheId) {
 
 // ---- typed field access -------------------------------------------------------------------
 
-json::object obj(std::string_view text) { return json::parse(text).as_object(); }
+json::object obj(std::string_view text) {
+  return json::parse(text).as_object();
+}
 
 TEST(FieldTest, RequiredString) {
   auto o = obj(R"({"room":"lobby","n":1})");
@@ -148,6 +150,7 @@ TEST(FieldTest, OptionalInt) {
   EXPECT_EQ(codec::optional_int(o, "frac").error().code, Errc::bad_request);
   EXPECT_EQ(codec::optional_int(o, "s").error().code, Errc::bad_request);
   EXPECT_EQ(codec::optional_int(o, "big").error().code, Errc::bad_request);
+  EXPECT_EQ(codec::optional_int(o, "huge").error().code, Errc::bad_request);  // not an int64
 }
 
 TEST(FieldTest, OptionalBool) {

@@ -60,8 +60,8 @@ TEST_F(CreateRoomTest, AConflictFoundOnlyByTheStoreIsPassedOn) {
 }
 
 TEST_F(CreateRoomTest, BadNamesAreBadRequestsAndStoreNothing) {
-  for (const std::string name : {std::string(), std::string(65, 'r'), std::string("two words"),
-                                 std::string("dm:alice:bob"), std::string("caf\xc3\xa9")}) {
+  for (const std::string& name : {std::string(), std::string(65, 'r'), std::string("two words"),
+                                  std::string("dm:alice:bob"), std::string("caf\xc3\xa9")}) {
     EXPECT_EQ(create("alice", name).code(), Errc::bad_request) << name;
   }
   EXPECT_EQ(f.rooms->creates(), 0);

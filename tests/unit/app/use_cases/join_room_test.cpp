@@ -38,7 +38,9 @@ TEST_F(JoinRoomTest, HeadIsTheNewestSeq) {
   EXPECT_EQ(a.value().head, 3);
 }
 
-TEST_F(JoinRoomTest, UnknownRoomIsNotFound) { EXPECT_EQ(join("bob", "nowhere").code(), Errc::not_found); }
+TEST_F(JoinRoomTest, UnknownRoomIsNotFound) {
+  EXPECT_EQ(join("bob", "nowhere").code(), Errc::not_found);
+}
 
 TEST_F(JoinRoomTest, PrivateRoomIsForMembersOnly) {
   EXPECT_EQ(join("bob", "secret").code(), Errc::forbidden);

@@ -16,9 +16,8 @@ class ReadHistoryTest : public ::testing::Test {
     f.add_room("lobby", RoomKind::public_room);
     f.add_room("secret", RoomKind::private_room, {"alice"});
     for (int i = 1; i <= 300; ++i) {
-      f.log->append({"lobby", "alice", "m" + std::to_string(i), "", nullptr}, [](auto r) {
-        ASSERT_TRUE(r.ok());
-      });
+      f.log->append({"lobby", "alice", "m" + std::to_string(i), "", nullptr},
+                    [](auto r) { ASSERT_TRUE(r.ok()); });
     }
     f.log->append({"secret", "alice", "s1", "", nullptr}, [](auto) {});
   }

@@ -42,8 +42,8 @@ TEST_F(RegisterUserTest, StoresTheHashOffTheLoopAndIssuesAToken) {
 }
 
 TEST_F(RegisterUserTest, InvalidUserNamesAreBadRequests) {
-  for (const std::string name : {std::string(), std::string(33, 'u'), std::string("al ice"),
-                                 std::string("a:b")}) {
+  for (const std::string& name :
+       {std::string(), std::string(33, 'u'), std::string("al ice"), std::string("a:b")}) {
     EXPECT_EQ(reg(name, "long enough").code(), Errc::bad_request) << name;
   }
   EXPECT_TRUE(reg(std::string(32, 'u'), "long enough").ok());

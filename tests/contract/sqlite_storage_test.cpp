@@ -1,0 +1,760 @@
+// The storage contract: one typed suite run against the in-memory fakes and the real SQLite
+// storage, so the fakes the unit tests rely on cannot drift from the real thing. Cases that
+// only the real storage can show (group commit, durability across restarts) follow it.
+#include "adapters/sqlite/sqlite_storage.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include "adapters/sqlite/sqlite_db.h"
+#include "app/metrics.h"
+#include "fakes/fake_message_log.h"
+#include "fakes/fake_room_store.h"
+#include "fakes/fake_user_store.h"
+#include "fakes/manual_clock.h"
+
+namespace parley {
+namespace {
+
+using fakes::ManualClock;
+using namespace std::chrono_literals;
+
+constexpr auto kWait = 30s;  // generous: only reached if something is broken
+
+// Runs an asynchronous call and waits for its one answer (the fakes answer at once, SQLite on
+// its own threads). Throws rather than hang, so a lost callback fails the test.
+template <typename R, typename Start>
+R await(Start start) {
+  auto promise = std::make_shared<std::promise<R>>();
+  auto future = promise->get_future();
+  start([promise](R r) { promise->set_value(std::move(r)); });
+  if (future.wait_for(kWait) != std::future_status::ready) {
+    throw std::runtime_error("no answer within the time limit");
+  }
+  return future.get();
+}
+
+// Counts down to zero, so a test can wait for many callbacks from many threads.
+class Latch {
+ public:
+  explicit Latch(int count) : count_(count) {}
+  void count_down() {
+    std::lock_guard lock(mutex_);
+    if (--count_ == 0) cv_.notify_all();
+  }
+  bool wait() {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, kWait, [&] { return count_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  int count_;
+};
+
+// What the on_committed sink received.
+class Committed {
+ public:
+  std::function<void(std::vector<Message>)> sink() {
+    return [this](std::vector<Message> batch) {
+      std::lock_guard lock(mutex_);
+      ++calls_;
+      for (auto& m : batch) messages_.push_back(std::move(m));
+      cv_.notify_all();
+    };
+  }
+  bool wait_for(size_t n) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, kWait, [&] { return messages_.size() >= n; });
+  }
+  std::vector<Message> messages() {
+    std::lock_guard lock(mutex_);
+    return messages_;
+  }
+  int calls() {
+    std::lock_guard lock(mutex_);
+    return calls_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<Message> messages_;
+  int calls_ = 0;
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "parley-contract-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// ---- the two implementations under contract ----------------------------------------------
+
+class FakeEnv {
+ public:
+  static constexpr const char* kName = "Fake";
+
+  FakeEnv(std::shared_ptr<ManualClock> clock, Committed& committed)
+      : log_(std::make_shared<fakes::FakeMessageLog>(std::move(clock))) {
+    log_->on_committed(committed.sink());
+  }
+  MessageLog& log() { return *log_; }
+  RoomStore& rooms() { return rooms_; }
+  UserStore& users() { return users_; }
+  std::vector<Room> load_rooms() { return rooms_.load_rooms(); }
+  void drain() {}
+
+ private:
+  std::shared_ptr<fakes::FakeMessageLog> log_;
+  fakes::FakeRoomStore rooms_;
+  fakes::FakeUserStore users_;
+};
+
+class SqliteEnv {
+ public:
+  static constexpr const char* kName = "Sqlite";
+
+  SqliteEnv(std::shared_ptr<ManualClock> clock, Committed& committed)
+      : clock_(std::move(clock)), committed_(committed) {
+    open();
+    storage_->start();
+  }
+  MessageLog& log() { return *storage_; }
+  RoomStore& rooms() { return *storage_; }
+  UserStore& users() { return *storage_; }
+  // load_rooms is a start-up call: restart the storage around it, as the server would.
+  std::vector<Room> load_rooms() {
+    storage_.reset();
+    open();
+    auto rooms = storage_->load_rooms();
+    storage_->start();
+    return rooms;
+  }
+  // Waits for everything queued, callbacks and sink included.
+  void drain() { storage_->stop(); }
+
+ private:
+  void open() {
+    storage_ = std::make_unique<SqliteStorage>(SqliteOptions{dir_.file("parley.db")}, clock_);
+    storage_->on_committed(committed_.sink());
+  }
+
+  TempDir dir_;
+  std::shared_ptr<ManualClock> clock_;
+  Committed& committed_;
+  std::unique_ptr<SqliteStorage> storage_;
+};
+
+template <typename Env>
+class StorageContractTest : public ::testing::Test {
+ protected:
+  Result<Appended> append(const std::string& room, const std::string& from, const std::string& text,
+                          const std::string& client_msg_id = "", DeadlinePtr deadline = nullptr) {
+    return await<Result<Appended>>([&](auto done) {
+      env.log().append(AppendRequest{room, from, text, client_msg_id, deadline}, done);
+    });
+  }
+  Message append_ok(const std::string& room, const std::string& text = "hello") {
+    auto r = append(room, "alice", text);
+    if (!r.ok()) throw std::runtime_error("append failed: " + r.error().message);
+    return r->message;
+  }
+  Page read_after(const std::string& room, int64_t after, int limit) {
+    auto r =
+        await<Result<Page>>([&](auto done) { env.log().read_after(room, after, limit, done); });
+    if (!r.ok()) throw std::runtime_error("read_after failed: " + r.error().message);
+    return std::move(r).value();
+  }
+  Page read_before(const std::string& room, int64_t before, int limit) {
+    auto r =
+        await<Result<Page>>([&](auto done) { env.log().read_before(room, before, limit, done); });
+    if (!r.ok()) throw std::runtime_error("read_before failed: " + r.error().message);
+    return std::move(r).value();
+  }
+  int64_t head(const std::string& room) {
+    auto r = await<Result<int64_t>>([&](auto done) { env.log().head(room, done); });
+    if (!r.ok()) throw std::runtime_error("head failed: " + r.error().message);
+    return *r;
+  }
+  Status create_room(Room room, bool if_absent) {
+    return await<Status>([&](auto done) { env.rooms().create_room(room, if_absent, done); });
+  }
+  Status add_member(const std::string& room, const std::string& user) {
+    return await<Status>([&](auto done) { env.rooms().add_member(room, user, done); });
+  }
+  Status create_user(const std::string& name, const std::string& hash) {
+    return await<Status>([&](auto done) { env.users().create_user(name, hash, done); });
+  }
+  std::optional<std::string> find_user(const std::string& name) {
+    auto r = await<Result<std::optional<std::string>>>(
+        [&](auto done) { env.users().find_user(name, done); });
+    if (!r.ok()) throw std::runtime_error("find_user failed: " + r.error().message);
+    return *r;
+  }
+  std::optional<Room> loaded_room(const std::string& name) {
+    for (auto& room : env.load_rooms()) {
+      if (room.name == name) return room;
+    }
+    return std::nullopt;
+  }
+  static std::vector<int64_t> seqs(const Page& page) {
+    std::vector<int64_t> out;
+    for (const auto& m : page.messages) out.push_back(m.seq);
+    return out;
+  }
+  static std::vector<int64_t> range(int64_t from, int64_t to) {
+    std::vector<int64_t> out(static_cast<size_t>(to - from + 1));
+    std::iota(out.begin(), out.end(), from);
+    return out;
+  }
+
+  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
+  Committed committed;
+  Env env{clock, committed};
+};
+
+struct EnvName {
+  template <typename T>
+  static std::string GetName(int) {
+    return T::kName;
+  }
+};
+
+using Implementations = ::testing::Types<FakeEnv, SqliteEnv>;
+TYPED_TEST_SUITE(StorageContractTest, Implementations, EnvName);
+
+// ---- MessageLog -----------------------------------------------------------------------------
+
+TYPED_TEST(StorageContractTest, AppendAssignsConsecutiveSeqsPerRoomFromOne) {
+  EXPECT_EQ(this->append_ok("a").seq, 1);
+  EXPECT_EQ(this->append_ok("a").seq, 2);
+  EXPECT_EQ(this->append_ok("b").seq, 1);  // each room counts on its own
+  EXPECT_EQ(this->append_ok("a").seq, 3);
+  EXPECT_EQ(this->head("a"), 3);
+  EXPECT_EQ(this->head("b"), 1);
+  EXPECT_EQ(this->head("never"), 0);
+}
+
+TYPED_TEST(StorageContractTest, AppendStampsTheMessageFromTheClock) {
+  this->clock->set_now(1'700'000'000'001);
+  auto r = this->append("lobby", "bob", "hi there", "c-1");
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Message& m = r->message;
+  EXPECT_FALSE(r->duplicate);
+  EXPECT_EQ(m.room, "lobby");
+  EXPECT_EQ(m.from, "bob");
+  EXPECT_EQ(m.text, "hi there");
+  EXPECT_EQ(m.client_msg_id, "c-1");
+  EXPECT_EQ(m.ts, 1'700'000'000'001);
+  EXPECT_FALSE(m.msg_id.empty());
+  // What is read back is what was answered.
+  auto page = this->read_after("lobby", 0, 10);
+  ASSERT_EQ(page.messages.size(), 1u);
+  EXPECT_EQ(page.messages[0].msg_id, m.msg_id);
+  EXPECT_EQ(page.messages[0].ts, m.ts);
+  EXPECT_EQ(page.messages[0].from, "bob");
+  EXPECT_EQ(page.messages[0].text, "hi there");
+  EXPECT_EQ(page.messages[0].client_msg_id, "c-1");
+}
+
+TYPED_TEST(StorageContractTest, MessageIdsAreUnique) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 50; ++i) ids.insert(this->append_ok(i % 2 ? "a" : "b").msg_id);
+  EXPECT_EQ(ids.size(), 50u);
+}
+
+TYPED_TEST(StorageContractTest, ArbitraryTextSurvivesTheRoundTrip) {
+  std::string text = "quote ' \" percent % nul-free \xe2\x9c\x93 newline\n tab\t";
+  this->append_ok("lobby", text);
+  auto page = this->read_after("lobby", 0, 1);
+  ASSERT_EQ(page.messages.size(), 1u);
+  EXPECT_EQ(page.messages[0].text, text);
+  EXPECT_TRUE(page.messages[0].client_msg_id.empty());
+}
+
+TYPED_TEST(StorageContractTest, SameClientMsgIdReturnsTheFirstResultAndStoresNothing) {
+  auto first = this->append("lobby", "alice", "original", "c-1");
+  ASSERT_TRUE(first.ok());
+  this->clock->advance(10'000);
+  auto again = this->append("lobby", "alice", "retry with other text", "c-1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->message.seq, first->message.seq);
+  EXPECT_EQ(again->message.msg_id, first->message.msg_id);
+  EXPECT_EQ(again->message.ts, first->message.ts);
+  EXPECT_EQ(again->message.text, "original");
+  EXPECT_EQ(this->head("lobby"), 1);
+  EXPECT_EQ(this->append_ok("lobby").seq, 2);  // and the next seq is not burnt
+}
+
+TYPED_TEST(StorageContractTest, ClientMsgIdIsPerSenderAndRoom) {
+  ASSERT_TRUE(this->append("lobby", "alice", "a", "c-1").ok());
+  auto other_sender = this->append("lobby", "bob", "b", "c-1");
+  auto other_room = this->append("den", "alice", "c", "c-1");
+  ASSERT_TRUE(other_sender.ok());
+  ASSERT_TRUE(other_room.ok());
+  EXPECT_FALSE(other_sender->duplicate);
+  EXPECT_FALSE(other_room->duplicate);
+  EXPECT_EQ(other_sender->message.seq, 2);
+  EXPECT_EQ(other_room->message.seq, 1);
+}
+
+TYPED_TEST(StorageContractTest, MessagesWithoutClientMsgIdAreNeverDuplicates) {
+  auto a = this->append("lobby", "alice", "same");
+  auto b = this->append("lobby", "alice", "same");
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(b->duplicate);
+  EXPECT_EQ(b->message.seq, 2);
+}
+
+TYPED_TEST(StorageContractTest, AnExpiredDeadlineIsNeverStoredAndAnswersTimeout) {
+  auto deadline = std::make_shared<Deadline>(this->clock->steady_ms());  // due now
+  auto r = this->append("lobby", "alice", "too late", "c-late", deadline);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::timeout);
+  EXPECT_TRUE(deadline->expired());
+  EXPECT_EQ(this->head("lobby"), 0);
+  EXPECT_TRUE(this->read_after("lobby", 0, 10).messages.empty());
+  // The seq was not burnt and the client_msg_id not taken.
+  auto retry = this->append("lobby", "alice", "in time", "c-late");
+  ASSERT_TRUE(retry.ok());
+  EXPECT_FALSE(retry->duplicate);
+  EXPECT_EQ(retry->message.seq, 1);
+}
+
+TYPED_TEST(StorageContractTest, ADeadlineTheTimerExpiredFirstIsNeverStored) {
+  auto deadline = std::make_shared<Deadline>(this->clock->steady_ms() + 60'000);
+  ASSERT_TRUE(deadline->expire());  // the timer won the race
+  auto r = this->append("lobby", "alice", "expired", "", deadline);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::timeout);
+  EXPECT_EQ(this->head("lobby"), 0);
+}
+
+TYPED_TEST(StorageContractTest, AFutureDeadlineIsClaimedAndStored) {
+  auto deadline = std::make_shared<Deadline>(this->clock->steady_ms() + 1);
+  auto r = this->append("lobby", "alice", "just in time", "", deadline);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(deadline->expire());  // claimed: the timer must not answer `timeout` now
+  EXPECT_EQ(this->head("lobby"), 1);
+}
+
+TYPED_TEST(StorageContractTest, ReadAfterPagesForwardWithHasMore) {
+  for (int i = 0; i < 5; ++i) this->append_ok("lobby", "m" + std::to_string(i + 1));
+  this->append_ok("other");
+
+  auto p1 = this->read_after("lobby", 0, 2);
+  EXPECT_EQ(this->seqs(p1), this->range(1, 2));
+  EXPECT_TRUE(p1.has_more);
+  EXPECT_EQ(p1.messages[0].text, "m1");
+  auto p2 = this->read_after("lobby", 2, 2);
+  EXPECT_EQ(this->seqs(p2), this->range(3, 4));
+  EXPECT_TRUE(p2.has_more);
+  auto p3 = this->read_after("lobby", 4, 2);
+  EXPECT_EQ(this->seqs(p3), this->range(5, 5));
+  EXPECT_FALSE(p3.has_more);
+  auto p4 = this->read_after("lobby", 5, 2);
+  EXPECT_TRUE(p4.messages.empty());
+  EXPECT_FALSE(p4.has_more);
+
+  auto exact = this->read_after("lobby", 0, 5);  // exactly what is left: no more
+  EXPECT_EQ(this->seqs(exact), this->range(1, 5));
+  EXPECT_FALSE(exact.has_more);
+  for (const auto& m : exact.messages) EXPECT_EQ(m.room, "lobby");
+}
+
+TYPED_TEST(StorageContractTest, ReadBeforePagesBackwardOldestFirst) {
+  for (int i = 0; i < 5; ++i) this->append_ok("lobby");
+  this->append_ok("other");
+
+  auto newest = this->read_before("lobby", 0, 2);  // 0: from the newest
+  EXPECT_EQ(this->seqs(newest), this->range(4, 5));
+  EXPECT_TRUE(newest.has_more);
+  auto mid = this->read_before("lobby", 4, 2);  // exclusive
+  EXPECT_EQ(this->seqs(mid), this->range(2, 3));
+  EXPECT_TRUE(mid.has_more);
+  auto oldest = this->read_before("lobby", 2, 2);
+  EXPECT_EQ(this->seqs(oldest), this->range(1, 1));
+  EXPECT_FALSE(oldest.has_more);
+
+  auto exact = this->read_before("lobby", 3, 2);  // exactly seqs 1 and 2 left
+  EXPECT_EQ(this->seqs(exact), this->range(1, 2));
+  EXPECT_FALSE(exact.has_more);
+  auto beyond = this->read_before("lobby", 1000, 3);
+  EXPECT_EQ(this->seqs(beyond), this->range(3, 5));
+  EXPECT_TRUE(this->read_before("lobby", 1, 10).messages.empty());
+  EXPECT_TRUE(this->read_before("empty", 0, 10).messages.empty());
+}
+
+TYPED_TEST(StorageContractTest, TheSinkGetsEveryCommittedMessageOnce) {
+  std::vector<Message> appended;
+  appended.push_back(this->append_ok("a", "one"));
+  appended.push_back(this->append_ok("b", "two"));
+  auto first = this->append("a", "alice", "three", "c-3");
+  ASSERT_TRUE(first.ok());
+  appended.push_back(first->message);
+  ASSERT_TRUE(this->append("a", "alice", "three again", "c-3").ok());  // duplicate: not new
+  auto late = std::make_shared<Deadline>(0);
+  ASSERT_FALSE(this->append("a", "alice", "expired", "", late).ok());  // never committed
+
+  ASSERT_TRUE(this->committed.wait_for(appended.size()));
+  this->env.drain();
+  auto got = this->committed.messages();
+  ASSERT_EQ(got.size(), appended.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].room, appended[i].room);
+    EXPECT_EQ(got[i].seq, appended[i].seq);
+    EXPECT_EQ(got[i].msg_id, appended[i].msg_id);
+    EXPECT_EQ(got[i].text, appended[i].text);
+    EXPECT_EQ(got[i].ts, appended[i].ts);
+    EXPECT_EQ(got[i].client_msg_id, appended[i].client_msg_id);
+  }
+}
+
+TYPED_TEST(StorageContractTest, ConcurrentAppendsFromManyThreadsGetGaplessSeqs) {
+  constexpr int kThreads = 4;
+  constexpr int kBusyPerThread = 100;
+  constexpr int kQuietPerThread = 25;
+  constexpr int kTotal = kThreads * (kBusyPerThread + kQuietPerThread);
+  std::mutex mutex;
+  std::map<std::string, std::vector<int64_t>> seqs;
+  std::set<std::string> msg_ids;
+  int failures = 0;
+  Latch done(kTotal);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kBusyPerThread + kQuietPerThread; ++i) {
+        std::string room = i < kBusyPerThread ? "busy" : "quiet";
+        AppendRequest req{room, "user" + std::to_string(t), "m" + std::to_string(i), "", nullptr};
+        this->env.log().append(std::move(req), [&](Result<Appended> r) {
+          {
+            std::lock_guard lock(mutex);
+            if (r.ok()) {
+              seqs[r->message.room].push_back(r->message.seq);
+              msg_ids.insert(r->message.msg_id);
+            } else {
+              ++failures;
+            }
+          }
+          done.count_down();
+        });
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(done.wait()) << "not every append was answered";
+
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(failures, 0);
+  auto& busy = seqs["busy"];
+  auto& quiet = seqs["quiet"];
+  std::sort(busy.begin(), busy.end());
+  std::sort(quiet.begin(), quiet.end());
+  EXPECT_EQ(busy, this->range(1, kThreads * kBusyPerThread));
+  EXPECT_EQ(quiet, this->range(1, kThreads * kQuietPerThread));
+  EXPECT_EQ(msg_ids.size(), static_cast<size_t>(kTotal));
+  EXPECT_EQ(this->head("busy"), kThreads * kBusyPerThread);
+
+  // Each sender's own messages keep the order in which that sender appended them.
+  auto page = this->read_after("busy", 0, kThreads * kBusyPerThread);
+  ASSERT_EQ(page.messages.size(), static_cast<size_t>(kThreads * kBusyPerThread));
+  std::map<std::string, int> last_index;
+  for (const auto& m : page.messages) {
+    int index = std::stoi(m.text.substr(1));
+    auto it = last_index.find(m.from);
+    if (it != last_index.end()) {
+      EXPECT_LT(it->second, index) << m.from;
+    }
+    last_index[m.from] = index;
+  }
+
+  ASSERT_TRUE(this->committed.wait_for(kTotal));
+  this->env.drain();
+  std::set<std::pair<std::string, int64_t>> positions;
+  for (const auto& m : this->committed.messages()) positions.insert({m.room, m.seq});
+  EXPECT_EQ(this->committed.messages().size(), static_cast<size_t>(kTotal));
+  EXPECT_EQ(positions.size(), static_cast<size_t>(kTotal));
+}
+
+TYPED_TEST(StorageContractTest, TheEpochIsNamedAndStable) {
+  std::string epoch = this->env.log().epoch();
+  EXPECT_FALSE(epoch.empty());
+  this->append_ok("lobby");
+  EXPECT_EQ(this->env.log().epoch(), epoch);
+}
+
+// ---- RoomStore ------------------------------------------------------------------------------
+
+TYPED_TEST(StorageContractTest, ACreatedRoomLoadsBackWithItsMembers) {
+  Room room{"secret", RoomKind::private_room, "alice", 1'700'000'000'000, {"alice", "bob"}};
+  ASSERT_TRUE(this->create_room(room, false).ok());
+  ASSERT_TRUE(this->create_room(Room{"dm:a:b", RoomKind::direct, "a", 5, {"a", "b"}}, false).ok());
+  auto loaded = this->loaded_room("secret");
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->kind, RoomKind::private_room);
+  EXPECT_EQ(loaded->created_by, "alice");
+  EXPECT_EQ(loaded->created_at, 1'700'000'000'000);
+  EXPECT_EQ(loaded->members, (std::set<std::string>{"alice", "bob"}));
+  auto dm = this->loaded_room("dm:a:b");
+  ASSERT_TRUE(dm.has_value());
+  EXPECT_EQ(dm->kind, RoomKind::direct);
+  EXPECT_EQ(this->env.load_rooms().size(), 2u);
+}
+
+TYPED_TEST(StorageContractTest, CreatingAnExistingRoomIsAConflictAndKeepsTheFirst) {
+  ASSERT_TRUE(
+      this->create_room(Room{"lobby", RoomKind::public_room, "alice", 1, {"alice"}}, false).ok());
+  auto again = this->create_room(Room{"lobby", RoomKind::private_room, "bob", 2, {"bob"}}, false);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, Errc::conflict);
+  auto loaded = this->loaded_room("lobby");
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->kind, RoomKind::public_room);
+  EXPECT_EQ(loaded->created_by, "alice");
+  EXPECT_EQ(loaded->members, std::set<std::string>{"alice"});
+}
+
+TYPED_TEST(StorageContractTest, IfAbsentKeepsTheExistingRoomAndSucceeds) {
+  ASSERT_TRUE(this->create_room(Room{"dm:a:b", RoomKind::direct, "a", 1, {"a", "b"}}, true).ok());
+  EXPECT_TRUE(this->create_room(Room{"dm:a:b", RoomKind::direct, "b", 2, {"a", "b"}}, true).ok());
+  auto loaded = this->loaded_room("dm:a:b");
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->created_by, "a");
+  EXPECT_EQ(loaded->created_at, 1);
+}
+
+TYPED_TEST(StorageContractTest, AddMemberIsDurableAndIdempotent) {
+  ASSERT_TRUE(
+      this->create_room(Room{"secret", RoomKind::private_room, "alice", 1, {"alice"}}, false).ok());
+  EXPECT_TRUE(this->add_member("secret", "bob").ok());
+  EXPECT_TRUE(this->add_member("secret", "bob").ok());
+  auto loaded = this->loaded_room("secret");
+  ASSERT_TRUE(loaded.has_value());
+  EXPECT_EQ(loaded->members, (std::set<std::string>{"alice", "bob"}));
+}
+
+TYPED_TEST(StorageContractTest, AddMemberToAnUnknownRoomFails) {
+  EXPECT_FALSE(this->add_member("nowhere", "bob").ok());
+  EXPECT_FALSE(this->loaded_room("nowhere").has_value());
+}
+
+// ---- UserStore ------------------------------------------------------------------------------
+
+TYPED_TEST(StorageContractTest, UsersAreCreatedOnceAndFound) {
+  EXPECT_EQ(this->find_user("alice"), std::nullopt);
+  ASSERT_TRUE(this->create_user("alice", "hash-1").ok());
+  EXPECT_EQ(this->find_user("alice"), std::optional<std::string>("hash-1"));
+  auto again = this->create_user("alice", "hash-2");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, Errc::conflict);
+  EXPECT_EQ(this->find_user("alice"), std::optional<std::string>("hash-1"));
+  EXPECT_EQ(this->find_user("Alice"), std::nullopt);  // names are case-sensitive
+}
+
+// ---- the real storage only --------------------------------------------------------------------
+
+class SqliteStorageTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<SqliteStorage> open(size_t max_batch = 4096) {
+    SqliteOptions options{dir.file("parley.db")};
+    options.max_batch = max_batch;
+    auto storage = std::make_unique<SqliteStorage>(options, clock);
+    storage->on_committed(committed.sink());
+    return storage;
+  }
+  // Queues @p n appends (before start, they all wait for one writer pass).
+  std::shared_ptr<Latch> queue_appends(SqliteStorage& s, int n, std::vector<int64_t>& out,
+                                       std::mutex& mutex, const std::string& client_msg_id = "") {
+    auto latch = std::make_shared<Latch>(n);
+    for (int i = 0; i < n; ++i) {
+      s.append(AppendRequest{"lobby", "alice", "m" + std::to_string(i), client_msg_id, nullptr},
+               [&out, &mutex, latch](Result<Appended> r) {
+                 {
+                   std::lock_guard lock(mutex);
+                   out.push_back(r.ok() ? r->message.seq : -1);
+                 }
+                 latch->count_down();
+               });
+    }
+    return latch;
+  }
+
+  TempDir dir;
+  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
+  Committed committed;
+};
+
+TEST_F(SqliteStorageTest, AppendsQueuedTogetherCommitInOneTransaction) {
+  auto storage = open();
+  std::vector<int64_t> seqs;
+  std::mutex mutex;
+  auto latch = queue_appends(*storage, 50, seqs, mutex);
+  uint64_t commits_before = Metrics::global().commits_total.load();
+  storage->start();
+  ASSERT_TRUE(latch->wait());
+  storage->stop();
+  EXPECT_EQ(Metrics::global().commits_total.load() - commits_before, 1u);
+  EXPECT_EQ(committed.calls(), 1);  // one batch, one call of the sink
+  std::sort(seqs.begin(), seqs.end());
+  std::vector<int64_t> expected(50);
+  std::iota(expected.begin(), expected.end(), 1);
+  EXPECT_EQ(seqs, expected);
+}
+
+TEST_F(SqliteStorageTest, ABatchIsCappedAtMaxBatch) {
+  auto storage = open(10);
+  std::vector<int64_t> seqs;
+  std::mutex mutex;
+  auto latch = queue_appends(*storage, 25, seqs, mutex);
+  uint64_t commits_before = Metrics::global().commits_total.load();
+  storage->start();
+  ASSERT_TRUE(latch->wait());
+  storage->stop();
+  EXPECT_EQ(Metrics::global().commits_total.load() - commits_before, 3u);
+  EXPECT_EQ(committed.calls(), 3);
+  EXPECT_EQ(seqs.size(), 25u);
+  EXPECT_EQ(*std::max_element(seqs.begin(), seqs.end()), 25);
+}
+
+TEST_F(SqliteStorageTest, DuplicatesInsideOneBatchStoreOnce) {
+  auto storage = open();
+  std::vector<int64_t> seqs;
+  std::mutex mutex;
+  auto latch = queue_appends(*storage, 3, seqs, mutex, "same-id");
+  storage->start();
+  ASSERT_TRUE(latch->wait());
+  EXPECT_EQ(seqs, (std::vector<int64_t>{1, 1, 1}));
+  storage->stop();
+  EXPECT_EQ(committed.messages().size(), 1u);
+}
+
+TEST_F(SqliteStorageTest, StopAnswersEverythingAlreadyQueued) {
+  auto storage = open();
+  storage->start();
+  std::vector<int64_t> seqs;
+  std::mutex mutex;
+  auto latch = queue_appends(*storage, 20, seqs, mutex);
+  storage->stop();  // no waiting first
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(seqs.size(), 20u);
+  EXPECT_EQ(std::count(seqs.begin(), seqs.end(), -1), 0);
+}
+
+TEST_F(SqliteStorageTest, DataSurvivesCloseAndReopenInTheSameEpoch) {
+  std::string epoch;
+  std::string msg_id;
+  {
+    auto storage = open();
+    storage->start();
+    epoch = storage->epoch();
+    for (int i = 1; i <= 3; ++i) {
+      auto r = await<Result<Appended>>([&](auto done) {
+        storage->append(AppendRequest{"lobby", "alice", "m" + std::to_string(i),
+                                      "c-" + std::to_string(i), nullptr},
+                        done);
+      });
+      ASSERT_TRUE(r.ok());
+      msg_id = r->message.msg_id;
+    }
+    ASSERT_TRUE(await<Status>([&](auto done) {
+                  storage->create_room(Room{"lobby", RoomKind::private_room, "alice", 7, {"alice"}},
+                                       false, done);
+                }).ok());
+    ASSERT_TRUE(await<Status>([&](auto done) { storage->create_user("alice", "h", done); }).ok());
+  }  // closed
+
+  auto storage = open();
+  EXPECT_EQ(storage->epoch(), epoch);
+  auto rooms = storage->load_rooms();
+  ASSERT_EQ(rooms.size(), 1u);
+  EXPECT_EQ(rooms[0].name, "lobby");
+  EXPECT_EQ(rooms[0].kind, RoomKind::private_room);
+  EXPECT_EQ(rooms[0].members, std::set<std::string>{"alice"});
+  storage->start();
+
+  auto page = await<Result<Page>>([&](auto done) { storage->read_after("lobby", 0, 10, done); });
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->messages.size(), 3u);
+  EXPECT_EQ(page->messages[2].msg_id, msg_id);
+  EXPECT_EQ(page->messages[2].text, "m3");
+  auto user = await<Result<std::optional<std::string>>>(
+      [&](auto done) { storage->find_user("alice", done); });
+  ASSERT_TRUE(user.ok());
+  EXPECT_EQ(*user, std::optional<std::string>("h"));
+
+  // The log continues where it stopped, and remembers client_msg_ids.
+  auto next = await<Result<Appended>>([&](auto done) {
+    storage->append(AppendRequest{"lobby", "alice", "m4", "", nullptr}, done);
+  });
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->message.seq, 4);
+  auto dup = await<Result<Appended>>([&](auto done) {
+    storage->append(AppendRequest{"lobby", "alice", "again", "c-2", nullptr}, done);
+  });
+  ASSERT_TRUE(dup.ok());
+  EXPECT_TRUE(dup->duplicate);
+  EXPECT_EQ(dup->message.seq, 2);
+}
+
+TEST_F(SqliteStorageTest, ADifferentDatabaseHasADifferentEpoch) {
+  TempDir other_dir;
+  auto a = open();
+  SqliteStorage b(SqliteOptions{other_dir.file("other.db")}, clock);
+  EXPECT_NE(a->epoch(), b.epoch());
+}
+
+TEST_F(SqliteStorageTest, DeadLettersAreRecordedDurably) {
+  {
+    auto storage = open();
+    storage->start();
+    storage->record(
+        DeadLetter{"sess-0001", "alice", "send", R"({"type":"send"})", "timeout", 1234});
+  }  // stop drains the queue
+  sqlite::Db db(dir.file("parley.db"), true);
+  sqlite::StmtRef s = db.prepare("SELECT session, user, op, payload, reason, at FROM dead_letters");
+  ASSERT_TRUE(s);
+  ASSERT_EQ(s->step(), SQLITE_ROW);
+  EXPECT_EQ(s->text(0), "sess-0001");
+  EXPECT_EQ(s->text(1), "alice");
+  EXPECT_EQ(s->text(2), "send");
+  EXPECT_EQ(s->text(3), R"({"type":"send"})");
+  EXPECT_EQ(s->text(4), "timeout");
+  EXPECT_EQ(s->int64(5), 1234);
+  EXPECT_EQ(s->step(), SQLITE_DONE);
+}
+
+TEST_F(SqliteStorageTest, AnUnopenableDatabaseThrowsAtStartUp) {
+  EXPECT_THROW(SqliteStorage(SqliteOptions{dir.file("no/such/dir/parley.db")}, clock),
+               std::runtime_error);
+}
+
+}  // namespace
+}  // namespace parley
