@@ -124,7 +124,37 @@ void WebSocketSession::queue(ws::Opcode op, Frame payload) {
       static_cast<uint8_t>(ws::encode_header(op, out.payload->size(), out.header.data()));
   queued_bytes_ += out.payload->size();
   queue_.push_back(std::move(out));
-  if (!write_in_flight_) do_write();
+  if (!write_in_flight_) schedule_flush();
+}
+
+// Cork: a frame is not written the moment it is queued. The session joins its worker's list of
+// sessions with output, and one task posted behind the work already queued on the worker (the
+// rest of a fan-out batch, other batches, other commands) flushes them all. Every frame a
+// socket got meanwhile goes out in one gather write: a fan-out of k messages costs one write per
+// socket, not k.
+namespace {
+struct FlushList {
+  std::vector<std::shared_ptr<WebSocketSession>> sessions;
+  bool posted = false;
+};
+thread_local FlushList flush_list;  // one per worker thread
+}  // namespace
+
+void WebSocketSession::schedule_flush() {
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  flush_list.sessions.push_back(shared_from_this());
+  if (flush_list.posted) return;
+  flush_list.posted = true;
+  asio::post(socket_.get_executor(), [] {
+    auto sessions = std::move(flush_list.sessions);
+    flush_list.sessions.clear();
+    flush_list.posted = false;
+    for (auto& s : sessions) {
+      s->flush_scheduled_ = false;
+      if (!s->write_in_flight_ && !s->queue_.empty() && s->state_ != State::closed) s->do_write();
+    }
+  });
 }
 
 void WebSocketSession::do_write() {

@@ -44,6 +44,7 @@ class WebSocketSession final : public FrameSink,
   void do_read();
   void read_available();
   void do_write();
+  void schedule_flush();
   void arm_keepalive();
   void queue(ws::Opcode op, Frame payload);
   void finish();
@@ -73,7 +74,8 @@ class WebSocketSession final : public FrameSink,
   size_t queued_bytes_ = 0;  // queue_ + writing_
   size_t max_queue_bytes_;
   bool write_in_flight_ = false;
-  bool close_queued_ = false;  // the close frame is in queue_ or writing_
+  bool flush_scheduled_ = false;  // in the worker's flush list
+  bool close_queued_ = false;     // the close frame is in queue_ or writing_
   State state_ = State::open;
 
   boost::asio::steady_timer keepalive_;
