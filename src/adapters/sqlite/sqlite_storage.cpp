@@ -331,41 +331,35 @@ void SqliteStorage::record(DeadLetter letter) {
 
 // ---- the reader ---------------------------------------------------------------------------
 
+Result<Page> SqliteStorage::read_page(const char* sql, const std::string& room, int64_t bound,
+                                      int limit) {
+  // One row more than asked tells whether there is more.
+  sqlite::StmtRef s = reader_db_->prepare(sql);
+  if (!s) return db_error(*reader_db_, "prepare");
+  s->bind(1, room).bind(2, bound).bind(3, static_cast<int64_t>(limit) + 1);
+  Page page;
+  int rc;
+  while ((rc = s->step()) == SQLITE_ROW) page.messages.push_back(row_message(*s));
+  if (rc != SQLITE_DONE) return db_error(*reader_db_, "read messages");
+  if (page.messages.size() > static_cast<size_t>(limit)) {
+    page.messages.pop_back();
+    page.has_more = true;
+  }
+  return page;
+}
+
 void SqliteStorage::read_after(std::string room, int64_t after, int limit,
                                std::function<void(Result<Page>)> done) {
   reader_.post([this, room = std::move(room), after, limit, done = std::move(done)] {
-    sqlite::StmtRef s = reader_db_->prepare(kSelectAfter);
-    if (!s) return done(db_error(*reader_db_, "prepare"));
-    s->bind(1, room).bind(2, after).bind(3, static_cast<int64_t>(limit) + 1);
-    Page page;
-    int rc;
-    while ((rc = s->step()) == SQLITE_ROW) page.messages.push_back(row_message(*s));
-    if (rc != SQLITE_DONE) return done(db_error(*reader_db_, "read after"));
-    if (page.messages.size() > static_cast<size_t>(limit)) {
-      page.messages.pop_back();
-      page.has_more = true;
-    }
-    done(std::move(page));
+    done(read_page(kSelectAfter, room, after, limit));
   });
 }
 
 void SqliteStorage::read_before(std::string room, int64_t before, int limit,
                                 std::function<void(Result<Page>)> done) {
   reader_.post([this, room = std::move(room), before, limit, done = std::move(done)] {
-    sqlite::StmtRef s = reader_db_->prepare(kSelectBefore);
-    if (!s) return done(db_error(*reader_db_, "prepare"));
-    s->bind(1, room)
-        .bind(2, before > 0 ? before : INT64_MAX)
-        .bind(3, static_cast<int64_t>(limit) + 1);
-    Page page;
-    int rc;
-    while ((rc = s->step()) == SQLITE_ROW) page.messages.push_back(row_message(*s));
-    if (rc != SQLITE_DONE) return done(db_error(*reader_db_, "read before"));
-    if (page.messages.size() > static_cast<size_t>(limit)) {
-      page.messages.pop_back();
-      page.has_more = true;
-    }
-    std::reverse(page.messages.begin(), page.messages.end());
+    auto page = read_page(kSelectBefore, room, before > 0 ? before : INT64_MAX, limit);
+    if (page) std::reverse(page->messages.begin(), page->messages.end());  // oldest first
     done(std::move(page));
   });
 }

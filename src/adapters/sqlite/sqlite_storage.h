@@ -85,6 +85,7 @@ class SqliteStorage final : public MessageLog,
   Applied apply_append(sqlite::Db& db, AppendRequest& req,
                        std::function<void(Result<Appended>)>& done);
   std::string new_msg_id();
+  Result<Page> read_page(const char* sql, const std::string& room, int64_t bound, int limit);
 
   SqliteOptions options_;
   ClockPtr clock_;

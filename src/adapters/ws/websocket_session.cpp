@@ -179,7 +179,7 @@ void WebSocketSession::do_write() {
                       self->writing_.clear();
                       self->buffers_.clear();
                       if (ec || self->state_ == State::closed) return self->finish();
-                      if (!self->queue_.empty()) return self->do_write();
+                      if (!self->queue_.empty()) return self->schedule_flush();
                       if (self->close_queued_) {
                         // Our close frame is out: no more data from us. The client's close frame
                         // (or its hang-up, or the hard-close timer) ends the connection.
