@@ -46,7 +46,7 @@ struct Services {
   BlockingExecutorPtr blocking;
   RoomDirectory directory;
   Presence presence;
-  RateLimiter limiter{limits.sends_per_second, limits.send_burst};
+  RateLimiter limiter;
 
   explicit Services(Limits l) : limits(l), limiter(l.sends_per_second, l.send_burst) {}
 };

@@ -224,7 +224,7 @@ void Gateway::dead_letter(const CommandPtr& cmd, const std::string& reason) {
                                      reason, s_.clock->now_ms()});
 }
 
-// Reads a required room name; replies bad_request and returns false if it is missing.
+// Binds `var` to a decoded field (a Result); on error replies with it and ends the handler.
 #define PARLEY_REQUIRE(var, expr) \
   auto var = (expr);              \
   if (!var) return reply_error(cmd, var.error());

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <boost/url.hpp>
+#include <charconv>
 #include <sstream>
 
 #include "app/metrics.h"
@@ -25,15 +26,11 @@ Result<std::optional<int64_t>> int_param(const boost::urls::url_view& url, std::
   auto it = url.params().find(key);
   if (it == url.params().end() || (*it).value.empty()) return std::optional<int64_t>();
   const std::string& v = (*it).value;
-  size_t used = 0;
   int64_t n = 0;
-  try {
-    n = std::stoll(v, &used);
-  } catch (...) {
-    used = 0;
-  }
-  if (used != v.size())
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || end != v.data() + v.size()) {
     return make_error(Errc::bad_request, std::string(key) + " must be an integer");
+  }
   return std::optional<int64_t>(n);
 }
 
