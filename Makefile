@@ -1,11 +1,12 @@
 # parley: the two commands (see README.md).
 #   make run    install dependencies, build, serve on 127.0.0.1:8080 with ./data
 #   make test   install dependencies, build Release and ASan+UBSan, run every test
+#               (and the fuzzers, built with clang in build-fuzz, for PARLEY_FUZZ_SECONDS each)
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 
-.PHONY: all deps build build-asan run test unit integration browser bench format clean
+.PHONY: all deps build build-asan build-fuzz run test fuzz unit integration browser bench format clean
 
 all: build
 
@@ -18,17 +19,27 @@ build/CMakeCache.txt:
 build-asan/CMakeCache.txt:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_SANITIZE=ON
 
+# Only the fuzz targets and the libraries they test are compiled in this one (see cmake/fuzz.cmake).
+build-fuzz/CMakeCache.txt:
+	cmake -S . -B build-fuzz -DPARLEY_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
 build: build/CMakeCache.txt
 	cmake --build build -j $(JOBS)
 
 build-asan: build-asan/CMakeCache.txt
 	cmake --build build-asan -j $(JOBS)
 
+build-fuzz: build-fuzz/CMakeCache.txt
+	cmake --build build-fuzz -j $(JOBS) --target fuzzers
+
 run: deps build
 	./build/parley serve --listen $(LISTEN) --data $(DATA)
 
-test: deps build build-asan
+test: deps build build-asan build-fuzz
 	./scripts/run-tests
+
+fuzz: deps build-fuzz
+	./scripts/run-fuzz
 
 bench: deps build
 	./scripts/run-bench
@@ -37,4 +48,4 @@ format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp')
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

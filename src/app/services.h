@@ -11,6 +11,7 @@
 #include "app/ports/dead_letters.h"
 #include "app/ports/message_log.h"
 #include "app/ports/password_hasher.h"
+#include "app/ports/room_events.h"
 #include "app/ports/room_store.h"
 #include "app/ports/token_signer.h"
 #include "app/ports/user_store.h"
@@ -29,6 +30,13 @@ struct Limits {
   double commands_per_second = 1000;  // per connection, every op but send
   double command_burst = 2000;
   size_t max_inflight = 1024;  // commands of one connection awaiting their result
+  // Bytes of command frames of one connection awaiting their result (bodies are kept until
+  // answered): with max_inflight, what one connection can park in the server.
+  size_t max_inflight_bytes = 1024 * 1024;
+  double room_creates_per_second = 20;  // per user: each public room is announced to everyone
+  double room_create_burst = 500;
+  size_t max_connections_per_user = 256;
+  size_t max_connections = 100000;  // in all, per instance
   int64_t token_ttl_ms = 24LL * 3600 * 1000;
   int history_default_limit = 50;
   int history_max_limit = 200;
@@ -46,9 +54,14 @@ struct Services {
   BlockingExecutorPtr blocking;
   RoomDirectory directory;
   Presence presence;
-  RateLimiter limiter;
+  RoomEventsPtr events;    // set by the gateway, which owns the connections
+  RateLimiter limiter;     // sends per user
+  RateLimiter room_quota;  // room creations per user
 
-  explicit Services(Limits l) : limits(l), limiter(l.sends_per_second, l.send_burst) {}
+  explicit Services(Limits l)
+      : limits(l),
+        limiter(l.sends_per_second, l.send_burst),
+        room_quota(l.room_creates_per_second, l.room_create_burst) {}
 };
 
 template <typename T>

@@ -1,6 +1,7 @@
 #include "cli/serve.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -46,6 +47,33 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
       ->capture_default_str();
   cmd->add_option("--command-burst", o.limits.command_burst, "Burst of commands per connection")
       ->capture_default_str();
+  cmd->add_option("--max-inflight", o.limits.max_inflight,
+                  "Commands of one connection awaiting their results")
+      ->capture_default_str();
+  cmd->add_option("--max-inflight-bytes", o.limits.max_inflight_bytes,
+                  "Bytes of the commands of one connection awaiting their results")
+      ->capture_default_str();
+  cmd->add_option("--room-create-per-sec", o.limits.room_creates_per_second,
+                  "Rooms one user may create per second")
+      ->capture_default_str();
+  cmd->add_option("--room-create-burst", o.limits.room_create_burst,
+                  "Burst of rooms one user may create")
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-user", o.limits.max_connections_per_user,
+                  "Open WebSocket connections of one user (HTTP 429 beyond)")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", o.limits.max_connections,
+                  "Open WebSocket connections in all (HTTP 503 beyond)")
+      ->capture_default_str();
+  cmd->add_option("--session-pending-bytes", o.sessions.max_pending_bytes_per_session,
+                  "Bytes of results kept for one disconnected session")
+      ->capture_default_str();
+  cmd->add_option("--sessions-pending-bytes", o.sessions.max_pending_bytes_total,
+                  "Bytes of results kept for all disconnected sessions")
+      ->capture_default_str();
+  cmd->add_option("--session-keep-ms", o.sessions.keep_ms,
+                  "How long results wait for a disconnected session, ms")
+      ->capture_default_str();
   cmd->add_option("--token-ttl-s", o.token_ttl_s, "Lifetime of issued tokens, seconds")
       ->capture_default_str();
   cmd->add_option("--argon2-ops", o.argon2_ops, "argon2id passes")->capture_default_str();
@@ -73,6 +101,20 @@ std::pair<std::string, uint16_t> split_host_port(const std::string& listen) {
   return {host, static_cast<uint16_t>(port)};
 }
 
+// Every connection is a descriptor, and the usual soft limit (1024) is far below what one
+// instance serves: take all the hard limit allows. Past it, the acceptor backs off.
+void raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  rlim_t before = lim.rlim_cur;
+  lim.rlim_cur = lim.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    spdlog::warn("could not raise the open files limit from {}", before);
+    return;
+  }
+  spdlog::info("open files limit raised from {} to {}", before, lim.rlim_cur);
+}
+
 std::string default_instance() {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
@@ -82,12 +124,18 @@ std::string default_instance() {
 }  // namespace
 
 int run_serve(const ServeOptions& o) {
+  raise_fd_limit();
   auto [host, port] = split_host_port(o.listen);
   std::filesystem::create_directories(o.data);
   int threads = o.threads > 0 ? o.threads
                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   Limits limits = o.limits;
+  // A reconnecting session gets its welcome, then the results kept for it: they must fit in its
+  // send queue, or it would be closed as a slow consumer before it read a thing.
+  SessionLimits session_limits = o.sessions;
+  session_limits.max_pending_bytes_per_session =
+      std::min(session_limits.max_pending_bytes_per_session, limits.send_queue_bytes / 2);
   limits.token_ttl_ms = o.token_ttl_s * 1000;
   Services services(limits);
   services.clock = std::make_shared<SystemClock>();
@@ -106,7 +154,8 @@ int run_serve(const ServeOptions& o) {
   services.directory.load(storage->load_rooms());
 
   WorkerPool pool(threads);
-  Gateway gateway(services, pool, o.instance.empty() ? default_instance() : o.instance);
+  Gateway gateway(services, pool, o.instance.empty() ? default_instance() : o.instance,
+                  session_limits);
   HttpApi api(services);
   WsServer server(gateway, api, pool);
   gateway.start();

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "app/services.h"
+#include "gateway/session_registry.h"
 
 namespace CLI {
 class App;
@@ -21,6 +22,7 @@ struct ServeOptions {
   std::string sync = "full";
   int64_t token_ttl_s = 24 * 3600;
   Limits limits;
+  SessionLimits sessions;
 };
 
 /// Adds the `serve` subcommand to @p app; @p opts receives its flags.

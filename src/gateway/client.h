@@ -15,6 +15,8 @@
 
 namespace parley {
 
+struct Command;
+
 // One room joined by one connection. While a join replays history the live frames of the room
 // are held back; once the replay is done they are released, those already replayed dropped.
 struct RoomSubscription {
@@ -43,9 +45,10 @@ struct Client {
   // Commands that change rooms (create_room, invite, dm) are barriers: later commands of the
   // connection wait until they are answered, so "create then join" works even pipelined.
   bool barrier = false;
-  size_t inflight = 0;            // commands not answered yet
-  TokenBucket commands{1, 1, 0};  // set by the gateway from the limits
-  std::deque<std::shared_ptr<void>> waiting;
+  size_t inflight = 0;                           // commands not answered yet
+  size_t inflight_bytes = 0;                     // their frames' bytes
+  TokenBucket commands{1, 1, 0};                 // set by the gateway from the limits
+  std::deque<std::shared_ptr<Command>> waiting;  // behind a barrier, in arrival order
 
   void send(const Frame& frame) const {
     if (!open) return;

@@ -1,43 +1,51 @@
 #pragma once
-// The one seam between transport and core: a connection's frames come in here, are decoded,
-// checked and handed to the use cases; results and room traffic go back out as frames.
+// The one seam between transport and core. The transport opens a connection here once its
+// user is authenticated, hands over each text frame, and reports its close; the gateway's parts
+// do the rest:
+//   Admission      frame -> command: decoding, flood limits, ttl, barriers (admission.h)
+//   ops/           one handler per op, each calling its use case (ops/ops.h)
+//   Subscriptions  join / replay / live: no gap, no duplicate (subscription.h)
+//   FanOut         per-worker delivery of committed messages and room events (fan_out.h)
+//   Replies        one result per command, routed to its session (replies.h)
+//   SessionRegistry  sessions of (user, id) and the results waiting for them
 //
-// Threading: every method taking a Client runs on that client's worker. Completions from the
-// storage threads are posted back to the worker before they touch any client state. The fan-out
-// encodes a committed message once and posts the same bytes to every worker, which delivers
-// them to its own connections: no lock on the delivery path.
+// Threading: every method taking a Client runs on that client's worker. Completions from
+// storage threads are posted back to the worker before they touch any client state.
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <vector>
 
 #include "app/services.h"
-#include "app/use_cases/create_room.h"
-#include "app/use_cases/invite_member.h"
-#include "app/use_cases/join_room.h"
-#include "app/use_cases/open_dm.h"
-#include "app/use_cases/read_history.h"
-#include "app/use_cases/send_message.h"
+#include "gateway/admission.h"
 #include "gateway/client.h"
-#include "gateway/codec.h"
+#include "gateway/fan_out.h"
+#include "gateway/ops/ops.h"
+#include "gateway/replies.h"
 #include "gateway/session_registry.h"
+#include "gateway/subscription.h"
 #include "runtime/worker_pool.h"
 
 namespace parley {
 
 class Gateway {
  public:
-  Gateway(Services& services, WorkerPool& pool, std::string instance);
+  Gateway(Services& services, WorkerPool& pool, std::string instance,
+          SessionLimits session_limits = {});
 
   /// Subscribes the fan-out to the message log. Call once before serving.
   void start();
 
   /// The user named by @p token; any thread.
   Result<std::string> authenticate(const std::string& token) const;
+  /// Whether @p user may open one more connection (checked before the upgrade; `open`
+  /// enforces it again, since upgrades race). Any thread.
+  Status admit(const std::string& user) const;
 
-  /// A new connection on @p worker: sends the welcome, takes the session over.
+  /// A new connection on @p worker: sends the welcome, takes the session over, then sends the
+  /// results that waited for the session. A connection over the connection limits is closed.
   std::shared_ptr<Client> open(int worker, std::string user, std::string session,
                                std::weak_ptr<FrameSink> sink);
   /// One text frame from @p client.
@@ -50,70 +58,27 @@ class Gateway {
 
   Services& services() { return s_; }
   const std::string& instance() const { return instance_; }
+  const SessionRegistry& sessions() const { return sessions_; }
 
  private:
-  struct Command;  // one decoded command in flight: answered exactly once
-  using CommandPtr = std::shared_ptr<Command>;
-
-  // Per-worker delivery state, touched only on its worker.
-  struct WorkerState {
-    std::unordered_map<std::string, std::vector<Client*>> rooms;
-    std::unordered_map<uint64_t, std::shared_ptr<Client>> clients;
-  };
-
-  void dispatch(const CommandPtr& cmd);
-  void do_join(const CommandPtr& cmd);
-  void do_leave(const CommandPtr& cmd);
-  void do_send(const CommandPtr& cmd);
-  void do_history(const CommandPtr& cmd);
-  void do_create_room(const CommandPtr& cmd);
-  void do_invite(const CommandPtr& cmd);
-  void do_dm(const CommandPtr& cmd);
-  void do_typing(const CommandPtr& cmd);
-  void do_presence(const CommandPtr& cmd);
-
-  void reply_ok(const CommandPtr& cmd, boost::json::object fields = {});
-  void reply_error(const CommandPtr& cmd, const Error& e);
-  void deliver_result(const CommandPtr& cmd, Frame frame);
-  void arm_deadline(const CommandPtr& cmd);
-  void dead_letter(const CommandPtr& cmd, const std::string& reason);
-  void release_barrier(const std::shared_ptr<Client>& client);
-
-  // Join: hold live frames, replay what was missed, then go live.
-  void replay(const std::shared_ptr<Client>& client, const std::string& room, uint64_t generation,
-              int64_t cursor, int64_t head);
-  struct Replay;
-  void read_replay_page(const std::shared_ptr<Replay>& r);
-  void pump_replay(const std::shared_ptr<Replay>& r);
-  void go_live(Client& client, const std::string& room, int64_t cursor);
-  void unsubscribe(Client& client, const std::string& room);
-
-  // Fan-out.
-  void publish(std::vector<Message> messages);
-  void publish_event(const std::string& room, Frame frame, uint64_t except_client);
-  void broadcast_all(Frame frame);
-  void deliver_local(int worker, const std::string& room, int64_t seq, const Frame& frame,
-                     uint64_t except_client);
-
-  // Runs @p f on @p client's worker.
-  template <typename F>
-  void on_worker(const std::shared_ptr<Client>& client, F&& f) {
-    pool_.post(client->worker, std::forward<F>(f));
-  }
+  Status admit_locked(const std::string& user) const;
 
   Services& s_;
   WorkerPool& pool_;
   std::string instance_;
-  std::vector<WorkerState> workers_;
-  SessionRegistry sessions_;
   std::atomic<uint64_t> next_client_id_{1};
 
-  SendMessage send_;
-  ReadHistory history_;
-  JoinRoom join_;
-  CreateRoom create_room_;
-  InviteMember invite_;
-  OpenDm dm_;
+  SessionRegistry sessions_;
+  std::shared_ptr<FanOut> fan_out_;
+  Replies replies_;
+  Admission admission_;
+  Subscriptions subscriptions_;
+  OpContext ops_;
+
+  // Connections per user, for the per-user cap. Touched at open and close only.
+  mutable std::mutex connections_mutex_;
+  std::unordered_map<std::string, size_t> connections_;
+  size_t total_connections_ = 0;
 };
 
 }  // namespace parley

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "app/metrics.h"
+#include "domain/names.h"
 #include "gateway/codec.h"
 
 namespace parley {
@@ -35,6 +36,24 @@ Result<std::optional<int64_t>> int_param(const boost::urls::url_view& url, std::
 }
 
 }  // namespace
+
+Result<HistoryQuery> parse_history_target(std::string_view target) {
+  auto parsed = boost::urls::parse_origin_form(target);
+  if (!parsed) return make_error(Errc::bad_request, "malformed request target");
+  boost::urls::url_view url = *parsed;
+  std::vector<std::string> segs;
+  for (auto seg : url.segments()) segs.push_back(seg);
+  if (segs.size() != 4 || segs[0] != "api" || segs[1] != "rooms" || segs[3] != "messages") {
+    return make_error(Errc::not_found, "no such endpoint: " + std::string(url.path()));
+  }
+  auto before = int_param(url, "before");
+  if (!before) return before.error();
+  auto limit = int_param(url, "limit");
+  if (!limit) return limit.error();
+  // No room of another name can exist (the directory would answer the same).
+  if (!valid_any_room_name(segs[2])) return make_error(Errc::not_found, "no such room: " + segs[2]);
+  return HistoryQuery{std::move(segs[2]), *before, *limit};
+}
 
 std::string HttpApi::bearer_token(const std::string& authorization) {
   constexpr std::string_view prefix = "Bearer ";
@@ -73,7 +92,7 @@ void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> d
   }
   if (segs.size() == 4 && segs[0] == "api" && segs[1] == "rooms" && segs[3] == "messages") {
     if (req.method != "GET") return method_not_allowed();
-    return messages(req, segs[2], std::move(done));
+    return messages(req, std::move(done));
   }
   done(error_response(make_error(Errc::not_found, "no such endpoint: " + path)));
 }
@@ -105,23 +124,13 @@ void HttpApi::credentials(const HttpRequest& req, bool is_register,
   }
 }
 
-void HttpApi::messages(const HttpRequest& req, const std::string& room,
-                       std::function<void(HttpResponse)> done) {
+void HttpApi::messages(const HttpRequest& req, std::function<void(HttpResponse)> done) {
   auto user = s_.tokens->verify(bearer_token(req.authorization), s_.clock->now_ms());
   if (!user) return done(error_response(user.error()));
-  boost::urls::url_view url = *boost::urls::parse_origin_form(req.target);
-  auto before = int_param(url, "before");
-  if (!before) return done(error_response(before.error()));
-  auto limit = int_param(url, "limit");
-  if (!limit) return done(error_response(limit.error()));
-  if (*before && **before < 1) {
-    return done(error_response(make_error(Errc::bad_request, "before must be a seq >= 1")));
-  }
-  if (*limit && **limit < 1) {
-    return done(error_response(make_error(Errc::bad_request, "limit must be between 1 and 200")));
-  }
-  int capped = static_cast<int>(std::min<int64_t>(limit->value_or(0), s_.limits.history_max_limit));
-  history_.handle({*user, room, before->value_or(0), capped}, [done, room](Result<Page> page) {
+  auto query = parse_history_target(req.target);
+  if (!query) return done(error_response(query.error()));
+  const std::string& room = query->room;
+  history_.handle({*user, room, query->before, query->limit}, [done, room](Result<Page> page) {
     if (!page) return done(error_response(page.error()));
     json::array messages;
     for (const auto& m : page->messages) messages.push_back(codec::message_object(m));

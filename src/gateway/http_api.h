@@ -4,7 +4,9 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "app/services.h"
 #include "app/use_cases/login_user.h"
@@ -26,6 +28,19 @@ struct HttpResponse {
   std::string body;
 };
 
+/// What `GET /api/rooms/<room>/messages?before=&limit=` asks for. The ranges of `before` and
+/// `limit` are ReadHistory's to check, as for the WebSocket op.
+struct HistoryQuery {
+  std::string room;               // percent-decoded from the path, a valid room name
+  std::optional<int64_t> before;  // absent (or empty): the newest
+  std::optional<int64_t> limit;   // absent (or empty): the default
+};
+
+/// Reads a HistoryQuery from a request target; pure, so it is unit-tested and fuzzed on its own.
+/// `bad_request` for a malformed target or a parameter that is not a decimal integer;
+/// `not_found` for a target that is not this endpoint or a room name no room can have.
+Result<HistoryQuery> parse_history_target(std::string_view target);
+
 class HttpApi {
  public:
   explicit HttpApi(Services& services)
@@ -40,8 +55,7 @@ class HttpApi {
  private:
   void credentials(const HttpRequest& req, bool is_register,
                    std::function<void(HttpResponse)> done);
-  void messages(const HttpRequest& req, const std::string& room,
-                std::function<void(HttpResponse)> done);
+  void messages(const HttpRequest& req, std::function<void(HttpResponse)> done);
   void readyz(std::function<void(HttpResponse)> done);
 
   Services& s_;

@@ -1,52 +1,129 @@
 #include "gateway/session_registry.h"
 
+#include <functional>
+
 namespace parley {
+
+size_t SessionRegistry::KeyHash::operator()(const Key& k) const {
+  size_t h = std::hash<std::string>{}(k.user);
+  return h ^ (std::hash<std::string>{}(k.session) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2));
+}
+
+SessionRegistry::SessionRegistry(SessionLimits limits) : limits_(limits) {}
+
+// A connection that can still be written to. A closing one sends nothing more, so its session
+// counts as offline and results wait for the next connection.
+bool SessionRegistry::live(const std::shared_ptr<Client>& c) {
+  return c && c->open && !c->closing;
+}
 
 SessionRegistry::Attached SessionRegistry::attach(const std::shared_ptr<Client>& client,
                                                   int64_t now_ms) {
   std::lock_guard lock(mutex_);
-  expire(now_ms);
-  Entry& e = sessions_[client->session];
+  sweep(now_ms);
+  Entry& e = sessions_[Key{client->user, client->session}];
   Attached out;
   out.previous = e.current.lock();
   if (out.previous && out.previous != client) out.previous->taken_over = true;
   e.current = client;
-  for (auto& [at, frame] : e.pending) {
-    if (now_ms - at <= keep_ms_) out.pending.push_back(std::move(frame));
+  out.pending.reserve(e.count);
+  while (e.count > 0) {
+    // Expired results not swept yet are not delivered: keep_ms is the promise, both ways.
+    if (now_ms - e.first->at_ms <= limits_.keep_ms) out.pending.push_back(e.first->frame);
+    pop_oldest(e, &e);
   }
-  e.pending.clear();
   return out;
 }
 
 void SessionRegistry::detach(const Client& client, int64_t now_ms) {
   std::lock_guard lock(mutex_);
-  auto it = sessions_.find(client.session);
+  sweep(now_ms);
+  auto it = sessions_.find(Key{client.user, client.session});
   if (it == sessions_.end()) return;
   auto current = it->second.current.lock();
   if (current && current.get() != &client) return;  // taken over: the new connection stays
   it->second.current.reset();
-  it->second.idle_since_ms = now_ms;
-  if (it->second.pending.empty()) sessions_.erase(it);
+  if (it->second.count == 0) sessions_.erase(it);
 }
 
-std::shared_ptr<Client> SessionRegistry::route(const std::string& session, const Frame& frame,
-                                               int64_t now_ms) {
+std::shared_ptr<Client> SessionRegistry::route(const std::string& user, const std::string& session,
+                                               const Frame& frame, int64_t now_ms) {
   std::lock_guard lock(mutex_);
-  Entry& e = sessions_[session];
-  if (auto current = e.current.lock(); current && current->open) return current;
-  if (e.pending.size() >= max_pending_) e.pending.pop_front();
-  e.pending.emplace_back(now_ms, frame);
-  e.idle_since_ms = now_ms;
+  sweep(now_ms);
+  Key key{user, session};
+  auto it = sessions_.find(key);
+  if (it != sessions_.end()) {
+    if (auto current = it->second.current.lock(); live(current)) return current;
+  }
+  size_t charged = (frame ? frame->size() : 0) + kResultOverhead;
+  // A result that alone exceeds a cap would evict everything and still not fit: dropped.
+  if (charged > limits_.max_pending_bytes_per_session || charged > limits_.max_pending_bytes_total)
+    return nullptr;
+  // A session never seen keeps its results too: in a cluster the result of a command can reach
+  // this instance before the session reconnects here.
+  if (it == sessions_.end()) it = sessions_.emplace(std::move(key), Entry{}).first;
+  Entry& e = it->second;
+  while (e.count > 0 && (e.count >= limits_.max_pending_per_session ||
+                         e.bytes + charged > limits_.max_pending_bytes_per_session)) {
+    pop_oldest(e, &e);
+  }
+  // The globally oldest results go first, whichever session holds them (this one included).
+  while (total_bytes_ + charged > limits_.max_pending_bytes_total) {
+    pop_oldest(*items_.front().owner, &e);
+  }
+  push(e, it->first, now_ms, charged, frame);
   return nullptr;
 }
 
-void SessionRegistry::expire(int64_t now_ms) {
-  // A sweep per second at most, so attach stays cheap.
-  if (now_ms - last_sweep_ms_ < 1000) return;
-  last_sweep_ms_ = now_ms;
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    bool idle = it->second.current.expired() && now_ms - it->second.idle_since_ms > keep_ms_;
-    it = idle ? sessions_.erase(it) : std::next(it);
+size_t SessionRegistry::pending_bytes() const {
+  std::lock_guard lock(mutex_);
+  return total_bytes_;
+}
+
+size_t SessionRegistry::session_count() const {
+  std::lock_guard lock(mutex_);
+  return sessions_.size();
+}
+
+void SessionRegistry::push(Entry& e, const Key& key, int64_t now_ms, size_t charged,
+                           const Frame& frame) {
+  auto it = items_.insert(items_.end(), Item{&e, &key, items_.end(), now_ms, charged, frame});
+  if (e.count == 0) {
+    e.first = it;
+  } else {
+    e.last->next_in_session = it;
+  }
+  e.last = it;
+  ++e.count;
+  e.bytes += charged;
+  total_bytes_ += charged;
+}
+
+void SessionRegistry::pop_oldest(Entry& e, const Entry* keep) {
+  auto it = e.first;
+  const Key& key = *it->key;
+  e.first = it->next_in_session;
+  --e.count;
+  e.bytes -= it->charged;
+  total_bytes_ -= it->charged;
+  items_.erase(it);
+  if (&e != keep) forget_if_idle(e, key);
+}
+
+void SessionRegistry::forget_if_idle(Entry& e, const Key& key) {
+  if (e.count > 0) return;
+  auto current = e.current.lock();
+  if (current && current->open) return;  // connected (or still closing): detach forgets it
+  sessions_.erase(sessions_.find(key));
+}
+
+void SessionRegistry::sweep(int64_t now_ms) {
+  // items_ is in arrival order, so the expired results are at its front. Bounded per call;
+  // each call keeps at most one result, so the sweep keeps up, and the caps bound the rest.
+  for (int n = 0; n < kSweepPerCall && !items_.empty(); ++n) {
+    const Item& oldest = items_.front();
+    if (now_ms - oldest.at_ms <= limits_.keep_ms) break;
+    pop_oldest(*oldest.owner, nullptr);
   }
 }
 

@@ -10,6 +10,7 @@
 #include "fakes/fake_dead_letters.h"
 #include "fakes/fake_message_log.h"
 #include "fakes/fake_password_hasher.h"
+#include "fakes/fake_room_events.h"
 #include "fakes/fake_room_store.h"
 #include "fakes/fake_token_signer.h"
 #include "fakes/fake_user_store.h"
@@ -27,6 +28,7 @@ struct FakeServices {
   std::shared_ptr<FakePasswordHasher> hasher = std::make_shared<FakePasswordHasher>();
   std::shared_ptr<FakeTokenSigner> tokens = std::make_shared<FakeTokenSigner>();
   std::shared_ptr<InlineExecutor> blocking = std::make_shared<InlineExecutor>();
+  std::shared_ptr<FakeRoomEvents> events = std::make_shared<FakeRoomEvents>();
   Services services;
 
   explicit FakeServices(Limits limits = {}) : services(limits) {
@@ -38,6 +40,7 @@ struct FakeServices {
     services.hasher = hasher;
     services.tokens = tokens;
     services.blocking = blocking;
+    services.events = events;
   }
 
   /// A room known to both the store and the in-memory directory, as after start-up.

@@ -632,3 +632,44 @@ def server(server_factory) -> ParleyServer:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running scenario (still part of the default run)")
+
+
+# ----------------------------------------------------------------------------------------------
+# Sessions: commands surely in flight at a drop, and a drop that loses nothing in transit
+# ----------------------------------------------------------------------------------------------
+async def fill_room(c: Client, room: str, n: int = 200, size: int = 4000):
+    """Create `room` (public) and store `n` messages of `size` bytes in it."""
+    await c.ok("create_room", room=room)
+    for start in range(0, n, 100):  # in chunks: the bytes of commands in flight are capped
+        ids = [await c.cmd_nowait("send", room=room, text=f"{i:06d}".ljust(size, "x"))
+               for i in range(start, min(n, start + 100))]
+        for rid in ids:
+            r = await c.result(rid, timeout=30)
+            assert r["ok"], r
+
+
+async def busy_reader(server: ParleyServer, room: str, n: int):
+    """Queue `n` history reads of `room` (limit 200) on the server's storage reader, which runs
+    them one at a time in order, from a connection of its own that then drops with a half-close.
+    Returns once the server hung up on it: by then it had read and queued every one of them, so
+    a read queued after this call waits behind them (each costs the reader about a millisecond
+    per MB of result). Nobody reads their results: the dropped session keeps what the caps allow."""
+    loader = await server.connect("busy-reader")
+    for _ in range(n):
+        await loader.cmd_nowait("history", room=room, limit=200)
+    await half_close(loader)
+
+
+async def reader_idle(server: ParleyServer, room: str):
+    """Return once the storage reader has done everything queued before this call."""
+    probe = await server.connect("reader-probe")
+    await probe.ok("history", room=room, limit=1, timeout=120)
+    await probe.close()
+
+
+async def half_close(c: Client, timeout: float = 15.0) -> int:
+    """Drop `c` by closing our sending side (TCP FIN) and read until the server hangs up. The
+    server reads every command before the FIN and then sees the drop; we still read every frame
+    it wrote until then (queued on `c`), so no result is lost in transit. Returns the close code."""
+    c.ws.transport.write_eof()
+    return await c.wait_closed(timeout)

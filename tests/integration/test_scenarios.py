@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from conftest import IS_ASAN, PASSWORD, RawWs, T, read_history, run
+from conftest import (IS_ASAN, PASSWORD, RawWs, T, busy_reader, fill_room, half_close, read_history,
+                      reader_idle, run)
 
 
 def test_resume_since_after_100_missed(server):
@@ -296,37 +297,55 @@ def test_fresh_data_dir_new_epoch(server_factory):
 
 
 def test_inflight_result_delivered_to_same_session_after_reconnect(server):
-    """Best effort: the result of a send in flight at the drop reaches the reconnected session; at worst
-    (the result was written before the drop was noticed) retrying the client_msg_id gives the same answer
-    and the message is stored exactly once."""
-    redelivered = []
+    """Every command sent before a drop gets exactly one result: on the old connection before it
+    closed, or on the new connection of the same session; those in flight at the drop on the new
+    one. In flight for sure: the commands wait behind a `dm` (a barrier) whose user lookup waits on
+    the storage reader behind a backlog of large history reads, so none can be answered before the
+    server sees the drop. The drop is a half-close: the server reads every command before it, and
+    the client still reads whatever the server wrote before noticing, so nothing is lost in transit
+    and a missing result is the server's doing."""
 
     async def main():
         setup = await server.connect("alice")
         await setup.ok("create_room", room="lobby")
-        for i in range(4):
-            session = f"inflight-sess-{i}"
-            c = await server.connect("alice", session=session)
-            rid = await c.cmd_nowait("send", room="lobby", text=f"inflight {i}", client_msg_id=f"if-{i}")
-            c.abort()
-            c2 = await server.connect("alice", session=session)
-            assert c2.welcome["session"] == session
-            got = None
-            try:
-                got = await c2.result(rid, timeout=2)
-            except AssertionError:
-                pass
+        await fill_room(setup, "big")
+        server.token("bob")  # the dm peer exists, so the dm must look him up
+        session = "inflight-sess-1"
+        c = await server.connect("alice", session=session)
+        await busy_reader(server, "big", 200)
+        sent = [await c.cmd_nowait("dm", user="bob")]
+        sent += [await c.cmd_nowait("send", room="lobby", text=f"inflight {i}", client_msg_id=f"if-{i}")
+                 for i in range(4)]
+        sent += [await c.cmd_nowait("history", room="lobby", limit=5) for _ in range(2)]
+        await half_close(c)
+        on_old = {}
+        for f in c.queued("result"):
+            assert f.get("id") not in on_old, f"two results for one command: {f}"
+            on_old[f.get("id")] = f
+        in_flight = [rid for rid in sent if rid not in on_old]
+        # The premise that gives the test its teeth: the backlog outlasted the drop.
+        assert in_flight, f"all answered before the drop (the reader backlog was too short?): {on_old}"
+
+        # Let them all complete while the session is offline: their results must wait for it.
+        await reader_idle(server, "big")
+        await asyncio.sleep(T(0.3))  # the sends and reads released by the dm
+        await reader_idle(server, "big")
+        c2 = await server.connect("alice", session=session)
+        assert c2.welcome["session"] == session
+        results = dict(on_old)
+        for rid in in_flight:
+            results[rid] = await c2.result(rid, timeout=10)  # fails if a result was lost
+        # Exactly one result per command: none again on the new connection.
+        await c2.no_frame("result", within=0.5, pred=lambda f: f.get("id") in sent)
+        assert all(results[rid]["ok"] for rid in sent), results
+        # The sends were applied once; retrying their client_msg_id returns the same answers.
+        for i, rid in enumerate(sent[1:5]):
             retry = await c2.ok("send", room="lobby", text=f"inflight {i}", client_msg_id=f"if-{i}")
-            if got is not None:
-                assert got["ok"], got
-                assert (got["seq"], got["msg_id"]) == (retry["seq"], retry["msg_id"])
-                redelivered.append(i)
-            await c2.no_frame("result", within=0.2, id=rid)  # exactly one result per command
-            await c2.close()
+            assert (retry["seq"], retry["msg_id"]) == (results[rid]["seq"], results[rid]["msg_id"])
+        print(f"in flight at the drop, redelivered after reconnect: {len(in_flight)}/{len(sent)}")
         hist = (await setup.ok("history", room="lobby"))["messages"]
         assert sorted(m["text"] for m in hist) == [f"inflight {i}" for i in range(4)]
         assert [m["seq"] for m in hist] == [1, 2, 3, 4]
-        print(f"results redelivered after reconnect: {len(redelivered)}/4")
 
     run(main())
 

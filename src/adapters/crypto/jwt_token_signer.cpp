@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -103,7 +105,12 @@ Result<std::string> JwtTokenSigner::verify(const std::string& token, int64_t now
   auto sub = obj.if_contains("sub");
   auto exp = obj.if_contains("exp");
   if (!sub || !sub->is_string() || !exp || !exp->is_int64()) return refuse("malformed token");
-  if (exp->as_int64() * 1000 <= now_ms) return refuse("token expired");
+  // `exp` is in seconds and may be any int64: clamped (to +-292 million years, past any clock
+  // either way) so that the product in milliseconds cannot overflow.
+  constexpr int64_t kMaxExpS = INT64_MAX / 1000;
+  if (std::clamp(exp->as_int64(), -kMaxExpS, kMaxExpS) * 1000 <= now_ms) {
+    return refuse("token expired");
+  }
   return std::string(sub->as_string());
 }
 

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <random>
+#include <stdexcept>
 #include <string>
 
 namespace parley::sqlite {
@@ -59,8 +60,12 @@ std::string random_hex(size_t bytes) {
 }
 
 int user_version(Db& db) {
+  // Start-up only, so it may throw. Reading 0 on an error would re-run the first migration.
   StmtRef s = db.prepare("PRAGMA user_version");
-  return s && s->step() == SQLITE_ROW ? static_cast<int>(s->int64(0)) : 0;
+  if (!s || s->step() != SQLITE_ROW) {
+    throw std::runtime_error(std::string("cannot read the schema version: ") + db.last_error());
+  }
+  return static_cast<int>(s->int64(0));
 }
 
 }  // namespace

@@ -4,15 +4,23 @@
 
 namespace parley::sqlite {
 
-Db::Db(const std::string& path, bool read_only) {
+Db::Db(const std::string& path, bool read_only, const std::string& vfs) {
   int flags = read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   flags |= SQLITE_OPEN_NOMUTEX;  // each connection is used by one thread only
-  if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db_, flags, vfs.empty() ? nullptr : vfs.c_str()) !=
+      SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     throw std::runtime_error("cannot open " + path + ": " + msg);
   }
-  sqlite3_busy_timeout(db_, 5000);
+  // Extended codes tell a full disk from a failed fsync in the log; comparisons with
+  // SQLITE_OK, SQLITE_ROW and SQLITE_DONE are unaffected.
+  if (sqlite3_extended_result_codes(db_, 1) != SQLITE_OK ||
+      sqlite3_busy_timeout(db_, 5000) != SQLITE_OK) {
+    std::string msg = sqlite3_errmsg(db_);
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot configure " + path + ": " + msg);
+  }
 }
 
 Db::~Db() {

@@ -20,6 +20,11 @@ constexpr int kMaxIdleTicks = 3;
 constexpr size_t kMaxWriteBytes = 512 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr int kChunksPerTurn = 8;
+// A control frame's header: its payload is at most 125 bytes, so the length fits in 7 bits.
+constexpr size_t kControlHeader = 2;
+constexpr size_t header_size(size_t len) {
+  return len < 126 ? 2 : len <= 0xffff ? 4 : 10;
+}
 }  // namespace
 
 WebSocketSession::WebSocketSession(asio::ip::tcp::socket socket, Gateway& gateway, int worker,
@@ -91,7 +96,16 @@ void WebSocketSession::on_binary() {
 }
 
 void WebSocketSession::on_ping(std::string_view payload) {
-  if (state_ == State::open) queue(ws::Opcode::pong, make_frame(std::string(payload)));
+  if (state_ != State::open) return;
+  // Coalesce: a pong not yet being written takes the newest payload, so a client that pings
+  // without reading holds at most two pongs here (one queued, one in the stalled write).
+  size_t before = pong_pending_ ? kControlHeader + pong_.size() : 0;
+  size_t after = kControlHeader + payload.size();
+  if (queued_bytes_ - before + after > max_queue_bytes_) return close_slow_consumer();
+  queued_bytes_ = queued_bytes_ - before + after;
+  pong_.assign(payload);
+  pong_pending_ = true;
+  if (!write_in_flight_) schedule_flush();
 }
 
 void WebSocketSession::on_close(uint16_t code) {
@@ -111,18 +125,23 @@ void WebSocketSession::on_error(uint16_t code, std::string_view why) {
 
 void WebSocketSession::send(Frame frame) {
   if (state_ != State::open) return;
-  if (queued_bytes_ + frame->size() > max_queue_bytes_) {
-    count(Metrics::global().slow_consumer_closes_total);
-    return close(kClosePolicy, "send queue full: read faster, then resume with since");
+  // The header counts too: what is queued is what the socket will be sent.
+  if (queued_bytes_ + header_size(frame->size()) + frame->size() > max_queue_bytes_) {
+    return close_slow_consumer();
   }
   queue(ws::Opcode::text, std::move(frame));
+}
+
+void WebSocketSession::close_slow_consumer() {
+  count(Metrics::global().slow_consumer_closes_total);
+  close(kClosePolicy, "send queue full: read faster, then resume with since");
 }
 
 void WebSocketSession::queue(ws::Opcode op, Frame payload) {
   Outgoing out{std::move(payload), {}, 0};
   out.header_len =
       static_cast<uint8_t>(ws::encode_header(op, out.payload->size(), out.header.data()));
-  queued_bytes_ += out.payload->size();
+  queued_bytes_ += out.header_len + out.payload->size();
   queue_.push_back(std::move(out));
   if (!write_in_flight_) schedule_flush();
 }
@@ -152,7 +171,7 @@ void WebSocketSession::schedule_flush() {
     flush_list.posted = false;
     for (auto& s : sessions) {
       s->flush_scheduled_ = false;
-      if (!s->write_in_flight_ && !s->queue_.empty() && s->state_ != State::closed) s->do_write();
+      if (!s->write_in_flight_ && s->has_output() && s->state_ != State::closed) s->do_write();
     }
   });
 }
@@ -160,9 +179,21 @@ void WebSocketSession::schedule_flush() {
 void WebSocketSession::do_write() {
   // Cork: everything queued since the last write goes out in one gather write.
   size_t bytes = 0;
-  while (!queue_.empty() &&
-         (bytes == 0 || bytes + queue_.front().payload->size() <= kMaxWriteBytes)) {
-    bytes += queue_.front().payload->size();
+  if (pong_pending_) {
+    // The pong goes first (control frames may go between messages, RFC 6455 5.4): a client
+    // timing its round trip with pings should not wait behind a backlog of messages.
+    Outgoing out{make_frame(std::move(pong_)), {}, 0};
+    pong_.clear();
+    pong_pending_ = false;
+    out.header_len = static_cast<uint8_t>(
+        ws::encode_header(ws::Opcode::pong, out.payload->size(), out.header.data()));
+    bytes += out.header_len + out.payload->size();
+    writing_.push_back(std::move(out));
+  }
+  while (!queue_.empty()) {
+    size_t size = queue_.front().header_len + queue_.front().payload->size();
+    if (bytes != 0 && bytes + size > kMaxWriteBytes) break;
+    bytes += size;
     writing_.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
@@ -179,7 +210,7 @@ void WebSocketSession::do_write() {
                       self->writing_.clear();
                       self->buffers_.clear();
                       if (ec || self->state_ == State::closed) return self->finish();
-                      if (!self->queue_.empty()) return self->schedule_flush();
+                      if (self->has_output()) return self->schedule_flush();
                       if (self->close_queued_) {
                         // Our close frame is out: no more data from us. The client's close frame
                         // (or its hang-up, or the hard-close timer) ends the connection.
@@ -199,8 +230,11 @@ void WebSocketSession::close(uint16_t code, std::string reason) {
   // A slow consumer's backlog is dropped (it resumes with `since`); any other close first
   // flushes what is queued, results included. The close frame goes last.
   if (code == kClosePolicy) {
-    for (const auto& out : queue_) queued_bytes_ -= out.payload->size();
+    for (const auto& out : queue_) queued_bytes_ -= out.header_len + out.payload->size();
     queue_.clear();
+    if (pong_pending_) queued_bytes_ -= kControlHeader + pong_.size();
+    pong_.clear();
+    pong_pending_ = false;
   }
   close_queued_ = true;
   queue(ws::Opcode::close, make_frame(ws::close_payload(code, reason)));
@@ -223,6 +257,8 @@ void WebSocketSession::arm_keepalive() {
       self->idle_ticks_ = 0;
     } else if (++self->idle_ticks_ >= kMaxIdleTicks) {
       return self->finish();  // a peer that answers nothing is gone
+    } else if (self->queued_bytes_ + kControlHeader > self->max_queue_bytes_) {
+      return self->close_slow_consumer();  // our own ping counts against the queue too
     } else {
       self->queue(ws::Opcode::ping, make_frame(""));
     }

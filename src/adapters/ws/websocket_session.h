@@ -1,7 +1,8 @@
 #pragma once
 // One WebSocket connection after its upgrade: reads client frames into the gateway and writes
 // the gateway's frames out. Every queued frame goes out in one gather write (at most one write
-// in flight), and the queue is bounded: a client over it is closed with 1008.
+// in flight), and the queue is bounded in bytes, control frames included: a client over it is
+// closed with 1008.
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -47,6 +48,8 @@ class WebSocketSession final : public FrameSink,
   void schedule_flush();
   void arm_keepalive();
   void queue(ws::Opcode op, Frame payload);
+  bool has_output() const { return pong_pending_ || !queue_.empty(); }
+  void close_slow_consumer();
   void finish();
 
   enum class State { open, closing, closed };
@@ -71,7 +74,12 @@ class WebSocketSession final : public FrameSink,
   std::deque<Outgoing> queue_;     // waiting for the next write
   std::vector<Outgoing> writing_;  // in the write in flight
   std::vector<boost::asio::const_buffer> buffers_;
-  size_t queued_bytes_ = 0;  // queue_ + writing_
+  // The one pong waiting for the next write (RFC 6455 5.5.3: answering only the most recent
+  // ping is allowed). A client that pings without reading replaces its payload instead of
+  // growing the queue.
+  std::string pong_;
+  bool pong_pending_ = false;
+  size_t queued_bytes_ = 0;  // wire bytes (headers included) of queue_, writing_ and pong_
   size_t max_queue_bytes_;
   bool write_in_flight_ = false;
   bool flush_scheduled_ = false;  // in the worker's flush list

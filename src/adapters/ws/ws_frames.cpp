@@ -76,10 +76,15 @@ size_t FrameParser::parse(std::string_view data, FrameHandler& handler) {
     if (rsv) return fail(1002, "reserved bits set (no extension was negotiated)");
     if (!masked) return fail(1002, "client frames must be masked");
     bool control = static_cast<uint8_t>(op) & 0x08;
-    if (control && (!fin || len > 125)) return fail(1002, "bad control frame");
+    // RFC 6455 5.2: 0x3-0x7 and 0xB-0xF are reserved; without a negotiated extension that
+    // defines them, a frame that uses one fails the connection.
     if (!control && op != Opcode::continuation && op != Opcode::text && op != Opcode::binary) {
-      return fail(1002, "unknown opcode");
+      return fail(1002, "reserved opcode");
     }
+    if (control && op != Opcode::close && op != Opcode::ping && op != Opcode::pong) {
+      return fail(1002, "reserved control opcode");
+    }
+    if (control && (!fin || len > 125)) return fail(1002, "bad control frame");
     // Refuse an oversized message from its header, before buffering its payload.
     // (Written so that no sum can overflow: a 64-bit length is attacker-controlled.)
     if (!control && (len > max_message_ || message_.size() > max_message_ - len)) {
@@ -110,6 +115,11 @@ size_t FrameParser::parse(std::string_view data, FrameHandler& handler) {
           code = static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) |
                                        static_cast<uint8_t>(payload[1]));
           if (!valid_close_code(code)) return fail(1002, "bad close code");
+          // RFC 6455 5.5.1: the reason is UTF-8; a close frame is the last thing we parse, so
+          // checking it here costs nothing on the message path.
+          if (!valid_utf8(std::string_view(payload).substr(2))) {
+            return fail(1007, "close reason is not valid UTF-8");
+          }
         }
         done_ = true;
         handler.on_close(code);

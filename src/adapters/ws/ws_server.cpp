@@ -3,12 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/url.hpp>
-#include <random>
+#include <cerrno>
+#include <stdexcept>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include "adapters/ws/session_id.h"
 #include "adapters/ws/websocket_session.h"
 #include "domain/names.h"
 #include "gateway/codec.h"
@@ -26,13 +28,29 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr size_t kMaxHttpBody = 64 * 1024;
+// The request head (request line and header fields) is refused with 431 past this, and the
+// target alone with 414 past kMaxTarget: the longest legitimate target is a history query with
+// a percent-encoded room name, well under 1 KiB.
+constexpr size_t kMaxHttpHead = 16 * 1024;
+constexpr size_t kMaxTarget = 8 * 1024;
+// After an error response the connection is closed, but what the client is still sending is
+// read and dropped for a while first: closing a socket with unread data resets it, and the
+// reset can destroy the response before the client has read it.
+constexpr auto kLingerFor = std::chrono::seconds(2);
+constexpr size_t kLingerBytes = 256 * 1024;
+// Out of descriptors (or kernel memory), accepting again at once fails again at once: the
+// pending connection stays in the backlog and the acceptor spins. Pause instead.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+constexpr auto kAcceptLogEvery = std::chrono::seconds(1);
 
-std::string new_session_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  std::string id(24, 'x');
-  for (auto& c : id) c = alphabet[rng() % 62];
-  return id;
+// The length of the target in the request line at the front of @p head, which may stop
+// mid-line.
+size_t target_length(std::string_view head) {
+  size_t start = head.find(' ');
+  if (start == std::string_view::npos) return 0;
+  ++start;
+  size_t end = head.find_first_of(" \r\n", start);
+  return (end == std::string_view::npos ? head.size() : end) - start;
 }
 
 // One HTTP connection: requests in order, keep-alive, and the upgrade to WebSocket.
@@ -47,7 +65,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void do_read() {
     parser_.emplace();
     parser_->body_limit(kMaxHttpBody);
-    parser_->header_limit(16 * 1024);
+    parser_->header_limit(kMaxHttpHead);
     stream_.expires_after(std::chrono::seconds(30));
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
@@ -60,7 +78,22 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                      codec::http_error_body(make_error(Errc::too_large, "request body too large")),
                      false);
     }
+    if (ec == http::error::header_limit) {
+      // Which part is too long: once the request line is complete the parser has stored its
+      // target (and consumed the line); if it never completed, the buffer still starts with it.
+      size_t target = parser_->get().target().size();
+      if (target == 0) {
+        const auto head = buffer_.data();
+        target = target_length({static_cast<const char*>(head.data()), head.size()});
+      }
+      if (target > kMaxTarget) return uri_too_long();
+      return respond(431, "application/json",
+                     codec::http_error_body(make_error(
+                         Errc::too_large, "request header fields too large (limit 16 KiB)")),
+                     false);
+    }
     if (ec) return;
+    if (parser_->get().target().size() > kMaxTarget) return uri_too_long();
     auto req = parser_->release();
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
     HttpRequest hr{std::string(req.method_string()), std::string(req.target()),
@@ -73,6 +106,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         self->respond(r.status, r.content_type, head ? std::string() : r.body, keep_alive);
       });
     });
+  }
+
+  void uri_too_long() {
+    respond(414, "application/json",
+            codec::http_error_body(
+                make_error(Errc::too_large, "request target too long (limit 8 KiB)")),
+            false);
   }
 
   void upgrade(http::request<http::string_body> req) {
@@ -102,7 +142,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                          Errc::bad_request, "session must be 8-64 chars of [A-Za-z0-9_-]")),
                      false);
     }
-    if (!has_session) session = new_session_id();
+    if (auto admitted = gateway_.admit(*user); !admitted) {
+      int status = admitted.error().code == Errc::rate_limited ? 429 : 503;
+      return respond(status, "application/json", codec::http_error_body(admitted.error()), false);
+    }
+    if (!has_session) session = ws::new_session_id();
     // Beast performs the handshake (the 101 response); the framing after it is our own.
     auto ws = std::make_shared<beast::websocket::stream<tcp::socket>>(stream_.release_socket());
     ws->set_option(beast::websocket::stream_base::decorator(
@@ -132,6 +176,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                         if (ec) return;
                         if (keep_alive) return self->do_read();
                         self->shutdown();
+                        self->linger();
                       });
   }
 
@@ -140,12 +185,31 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
+  // Reads and drops what the client still sends until it closes its side, for a bounded time
+  // and number of bytes; the socket closes when the session goes.
+  void linger() {
+    stream_.expires_after(kLingerFor);  // for all of it: the timer is not re-armed below
+    drain();
+  }
+
+  void drain() {
+    if (drained_ >= kLingerBytes) return;
+    buffer_.clear();
+    stream_.async_read_some(buffer_.prepare(16 * 1024),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec) return;  // the client's FIN, or the time is up
+                              self->drained_ += n;
+                              self->drain();
+                            });
+  }
+
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   Gateway& gateway_;
   HttpApi& api_;
   int worker_;
+  size_t drained_ = 0;  // bytes dropped by linger()
 };
 
 }  // namespace
@@ -156,6 +220,10 @@ struct WsServer::Impl {
   WorkerPool& pool;
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
+  asio::steady_timer accept_pause{ioc};
+  // Accept errors logged at most once per kAcceptLogEvery; the others are counted.
+  std::chrono::steady_clock::time_point last_accept_log{};
+  uint64_t accept_errors_unlogged = 0;
 
   void accept() {
     int worker = pool.next();
@@ -168,16 +236,44 @@ struct WsServer::Impl {
             asio::post(pool.context(worker), [this, worker, s = std::move(s)]() mutable {
               std::make_shared<HttpSession>(std::move(s), gateway, api, worker)->run();
             });
-          } else {
-            spdlog::warn("accept: {}", ec.message());
+            return accept();
           }
-          accept();
+          log_accept_error(ec);
+          if (!out_of_resources(ec)) return accept();  // e.g. a connection reset in the backlog
+          // Every descriptor is in use: the connection stays in the backlog and accepting at
+          // once would fail at once, a spinning core. Retry once connections may have closed.
+          accept_pause.expires_after(kAcceptPause);
+          accept_pause.async_wait([this](beast::error_code wait_ec) {
+            if (!wait_ec) accept();
+          });
         });
+  }
+
+  static bool out_of_resources(const beast::error_code& ec) {
+    if (ec.category() != boost::system::system_category()) return false;
+    int e = ec.value();
+    return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+  }
+
+  void log_accept_error(const beast::error_code& ec) {
+    auto now = std::chrono::steady_clock::now();
+    if (last_accept_log != std::chrono::steady_clock::time_point{} &&
+        now - last_accept_log < kAcceptLogEvery) {
+      ++accept_errors_unlogged;
+      return;
+    }
+    spdlog::warn("accept: {}{} ({} more accept errors since the last one logged)", ec.message(),
+                 out_of_resources(ec) ? "; pausing accepts for 100 ms at a time" : "",
+                 accept_errors_unlogged);
+    last_accept_log = now;
+    accept_errors_unlogged = 0;
   }
 };
 
 WsServer::WsServer(Gateway& gateway, HttpApi& api, WorkerPool& pool)
-    : impl_(new Impl{gateway, api, pool}) {}
+    : impl_(new Impl{gateway, api, pool}) {
+  if (!ws::init_session_ids()) throw std::runtime_error("libsodium failed to initialise");
+}
 
 WsServer::~WsServer() = default;
 
@@ -199,6 +295,7 @@ void WsServer::stop() {
   asio::post(impl_->ioc, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
+    impl_->accept_pause.cancel();
     impl_->ioc.stop();
   });
 }

@@ -13,6 +13,11 @@ void CreateRoom::handle(const Command& cmd, Done<Reply> done) {
   if (s_.directory.exists(cmd.room)) {
     return done(make_error(Errc::conflict, "room exists: " + cmd.room));
   }
+  // Every public room is announced to every connection: without a quota, one user could make
+  // the server write to all of its connections as fast as it can send commands.
+  if (!s_.room_quota.allow(cmd.user, s_.clock->steady_ms())) {
+    return done(make_error(Errc::rate_limited, "too many rooms created; slow down"));
+  }
   Room room{cmd.room,
             cmd.is_private ? RoomKind::private_room : RoomKind::public_room,
             cmd.user,
@@ -21,6 +26,7 @@ void CreateRoom::handle(const Command& cmd, Done<Reply> done) {
   s_.rooms->create_room(room, false, [this, room, done = std::move(done)](Status st) mutable {
     if (!st) return done(st.error());
     s_.directory.add_room(room);
+    if (room.is_public()) s_.events->room_created(room);
     done(std::move(room));
   });
 }

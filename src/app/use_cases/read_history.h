@@ -1,5 +1,8 @@
 #pragma once
-// history: a page of a room's messages older than `before`, oldest first.
+// history: a page of a room's messages older than `before`, oldest first. The one place that
+// checks `before` and `limit`, for the WebSocket op and the HTTP endpoint alike.
+#include <optional>
+
 #include "app/services.h"
 
 namespace parley {
@@ -9,8 +12,8 @@ class ReadHistory {
   struct Command {
     std::string user;
     std::string room;
-    int64_t before = 0;  // exclusive; 0 = from the newest
-    int limit = 0;       // 0 = the default
+    std::optional<int64_t> before;  // exclusive, >= 1; absent = from the newest
+    std::optional<int64_t> limit;   // >= 1, capped at the maximum; absent = the default
   };
   using Reply = Page;
 

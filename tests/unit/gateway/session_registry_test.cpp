@@ -7,12 +7,25 @@ namespace {
 
 constexpr int64_t kT0 = 10'000'000;
 
-std::shared_ptr<Client> client(const std::string& session, uint64_t id) {
+std::shared_ptr<Client> client(const std::string& session, uint64_t id,
+                               const std::string& user = "alice") {
   auto c = std::make_shared<Client>();
   c->id = id;
-  c->user = "alice";
+  c->user = user;
   c->session = session;
   return c;
+}
+
+// A frame of exactly @p n bytes, tagged so tests can tell frames apart.
+Frame sized(const std::string& tag, size_t n) {
+  std::string s = tag;
+  s.resize(n, '.');
+  return make_frame(std::move(s));
+}
+
+// What the registry charges for keeping a frame of @p n bytes.
+constexpr size_t charge(size_t n) {
+  return n + SessionRegistry::kResultOverhead;
 }
 
 std::vector<std::string> texts(const std::vector<Frame>& frames) {
@@ -35,7 +48,7 @@ TEST(SessionRegistryTest, AttachReturnsTheConnectionItTakesOver) {
   ASSERT_EQ(reg.attach(first, kT0).previous, nullptr);
   auto a = reg.attach(second, kT0 + 1);
   EXPECT_EQ(a.previous, first);
-  EXPECT_EQ(reg.route("sess-0001", make_frame("r"), kT0 + 2), second);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r"), kT0 + 2), second);
 }
 
 TEST(SessionRegistryTest, OtherSessionsAreNotTakenOver) {
@@ -44,15 +57,15 @@ TEST(SessionRegistryTest, OtherSessionsAreNotTakenOver) {
   auto b = client("sess-000B", 2);
   reg.attach(a, kT0);
   EXPECT_EQ(reg.attach(b, kT0).previous, nullptr);
-  EXPECT_EQ(reg.route("sess-000A", make_frame("x"), kT0), a);
-  EXPECT_EQ(reg.route("sess-000B", make_frame("y"), kT0), b);
+  EXPECT_EQ(reg.route("alice", "sess-000A", make_frame("x"), kT0), a);
+  EXPECT_EQ(reg.route("alice", "sess-000B", make_frame("y"), kT0), b);
 }
 
 TEST(SessionRegistryTest, RouteToAnOnlineSessionReturnsItsConnectionAndStoresNothing) {
   SessionRegistry reg;
   auto c = client("sess-0001", 1);
   reg.attach(c, kT0);
-  EXPECT_EQ(reg.route("sess-0001", make_frame("result-1"), kT0), c);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("result-1"), kT0), c);
   auto again = reg.attach(client("sess-0001", 2), kT0 + 1);
   EXPECT_TRUE(again.pending.empty());
 }
@@ -62,8 +75,8 @@ TEST(SessionRegistryTest, ResultsForAnOfflineSessionWaitAndAreDeliveredInOrderOn
   auto c = client("sess-0001", 1);
   reg.attach(c, kT0);
   reg.detach(*c, kT0 + 1);
-  EXPECT_EQ(reg.route("sess-0001", make_frame("result-1"), kT0 + 2), nullptr);
-  EXPECT_EQ(reg.route("sess-0001", make_frame("result-2"), kT0 + 3), nullptr);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("result-1"), kT0 + 2), nullptr);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("result-2"), kT0 + 3), nullptr);
 
   auto back = reg.attach(client("sess-0001", 2), kT0 + 4);
   EXPECT_EQ(back.previous, nullptr);
@@ -75,7 +88,7 @@ TEST(SessionRegistryTest, ResultsForAnOfflineSessionWaitAndAreDeliveredInOrderOn
 TEST(SessionRegistryTest, ASessionNeverSeenStillKeepsItsResults) {
   // The result of a command can arrive on this instance before the session reconnects here.
   SessionRegistry reg;
-  EXPECT_EQ(reg.route("sess-new1", make_frame("early"), kT0), nullptr);
+  EXPECT_EQ(reg.route("alice", "sess-new1", make_frame("early"), kT0), nullptr);
   EXPECT_EQ(texts(reg.attach(client("sess-new1", 1), kT0 + 10).pending),
             std::vector<std::string>{"early"});
 }
@@ -85,7 +98,7 @@ TEST(SessionRegistryTest, AClosedConnectionCountsAsOffline) {
   auto c = client("sess-0001", 1);
   reg.attach(c, kT0);
   c->open = false;  // closing, not yet detached
-  EXPECT_EQ(reg.route("sess-0001", make_frame("result-1"), kT0 + 1), nullptr);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("result-1"), kT0 + 1), nullptr);
   EXPECT_EQ(texts(reg.attach(client("sess-0001", 2), kT0 + 2).pending),
             std::vector<std::string>{"result-1"});
 }
@@ -96,30 +109,31 @@ TEST(SessionRegistryTest, ADestroyedConnectionCountsAsOffline) {
     auto c = client("sess-0001", 1);
     reg.attach(c, kT0);
   }  // the registry holds it weakly
-  EXPECT_EQ(reg.route("sess-0001", make_frame("result-1"), kT0 + 1), nullptr);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("result-1"), kT0 + 1), nullptr);
   EXPECT_EQ(reg.attach(client("sess-0001", 2), kT0 + 2).pending.size(), 1u);
 }
 
 TEST(SessionRegistryTest, PendingIsBoundedKeepingTheNewest) {
-  SessionRegistry reg(3, 60'000);
+  SessionRegistry reg(SessionLimits{.max_pending_per_session = 3});
   for (int i = 1; i <= 5; ++i) {
-    EXPECT_EQ(reg.route("sess-0001", make_frame("r" + std::to_string(i)), kT0 + i), nullptr);
+    EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r" + std::to_string(i)), kT0 + i),
+              nullptr);
   }
   EXPECT_EQ(texts(reg.attach(client("sess-0001", 1), kT0 + 10).pending),
             (std::vector<std::string>{"r3", "r4", "r5"}));
 }
 
 TEST(SessionRegistryTest, PendingOlderThanKeepIsDropped) {
-  SessionRegistry reg(256, 1000);
-  reg.route("sess-0001", make_frame("old"), kT0);
-  reg.route("sess-0001", make_frame("fresh"), kT0 + 600);
+  SessionRegistry reg(SessionLimits{.keep_ms = 1000});
+  reg.route("alice", "sess-0001", make_frame("old"), kT0);
+  reg.route("alice", "sess-0001", make_frame("fresh"), kT0 + 600);
   auto a = reg.attach(client("sess-0001", 1), kT0 + 1500);
   EXPECT_EQ(texts(a.pending), std::vector<std::string>{"fresh"});
 }
 
 TEST(SessionRegistryTest, PendingExactlyKeepMsOldIsStillDelivered) {
-  SessionRegistry reg(256, 1000);
-  reg.route("sess-0001", make_frame("edge"), kT0);
+  SessionRegistry reg(SessionLimits{.keep_ms = 1000});
+  reg.route("alice", "sess-0001", make_frame("edge"), kT0);
   EXPECT_EQ(reg.attach(client("sess-0001", 1), kT0 + 1000).pending.size(), 1u);
 }
 
@@ -130,7 +144,7 @@ TEST(SessionRegistryTest, DetachOfATakenOverConnectionKeepsTheNewOne) {
   reg.attach(old_conn, kT0);
   reg.attach(new_conn, kT0 + 1);
   reg.detach(*old_conn, kT0 + 2);  // the old connection's close arrives late
-  EXPECT_EQ(reg.route("sess-0001", make_frame("r"), kT0 + 3), new_conn);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r"), kT0 + 3), new_conn);
 }
 
 TEST(SessionRegistryTest, DetachOfTheCurrentConnectionMakesItOffline) {
@@ -138,7 +152,196 @@ TEST(SessionRegistryTest, DetachOfTheCurrentConnectionMakesItOffline) {
   auto c = client("sess-0001", 1);
   reg.attach(c, kT0);
   reg.detach(*c, kT0 + 1);
-  EXPECT_EQ(reg.route("sess-0001", make_frame("r"), kT0 + 2), nullptr);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r"), kT0 + 2), nullptr);
+}
+
+// ---- a session belongs to its user --------------------------------------------------------
+
+TEST(SessionRegistryTest, AnotherUserWithTheSameIdDoesNotTakeOver) {
+  SessionRegistry reg;
+  auto alice = client("shared-id-1", 1, "alice");
+  auto bob = client("shared-id-1", 2, "bob");
+  reg.attach(alice, kT0);
+  EXPECT_EQ(reg.attach(bob, kT0 + 1).previous, nullptr);
+  EXPECT_FALSE(alice->taken_over);
+  EXPECT_EQ(reg.route("alice", "shared-id-1", make_frame("for alice"), kT0 + 2), alice);
+  EXPECT_EQ(reg.route("bob", "shared-id-1", make_frame("for bob"), kT0 + 2), bob);
+  // Bob leaving does not touch alice's session either.
+  reg.detach(*bob, kT0 + 3);
+  EXPECT_EQ(reg.route("alice", "shared-id-1", make_frame("for alice"), kT0 + 4), alice);
+}
+
+TEST(SessionRegistryTest, AnotherUserWithTheSameIdDoesNotGetThePendingResults) {
+  SessionRegistry reg;
+  auto alice = client("shared-id-1", 1, "alice");
+  reg.attach(alice, kT0);
+  reg.detach(*alice, kT0 + 1);
+  EXPECT_EQ(reg.route("alice", "shared-id-1", make_frame("alice-secret-1"), kT0 + 2), nullptr);
+  EXPECT_EQ(reg.route("alice", "shared-id-1", make_frame("alice-secret-2"), kT0 + 3), nullptr);
+
+  auto bob = reg.attach(client("shared-id-1", 2, "bob"), kT0 + 4);
+  EXPECT_EQ(bob.previous, nullptr);
+  EXPECT_TRUE(bob.pending.empty());
+  // Nor does bob's presence, or his leaving, cost alice anything.
+  reg.detach(*client("shared-id-1", 2, "bob"), kT0 + 5);
+  EXPECT_EQ(texts(reg.attach(client("shared-id-1", 3, "alice"), kT0 + 6).pending),
+            (std::vector<std::string>{"alice-secret-1", "alice-secret-2"}));
+}
+
+TEST(SessionRegistryTest, ResultsForAnotherUsersSessionDoNotReachIt) {
+  SessionRegistry reg;
+  auto bob = client("shared-id-1", 1, "bob");
+  reg.attach(bob, kT0);
+  // alice's session of the same id is offline: her result waits for her, bob is not handed it.
+  EXPECT_EQ(reg.route("alice", "shared-id-1", make_frame("alice-only"), kT0 + 1), nullptr);
+  EXPECT_EQ(texts(reg.attach(client("shared-id-1", 2, "alice"), kT0 + 2).pending),
+            std::vector<std::string>{"alice-only"});
+}
+
+TEST(SessionRegistryTest, TakeoverBySameUserMarksTheOldConnectionAndHandsOverPending) {
+  SessionRegistry reg;
+  auto first = client("sess-0001", 1);
+  reg.attach(first, kT0);
+  first->closing = true;  // its close frame is queued: it can send nothing more
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r1"), kT0 + 1), nullptr);
+  auto second = client("sess-0001", 2);
+  auto a = reg.attach(second, kT0 + 2);
+  EXPECT_EQ(a.previous, first);
+  EXPECT_TRUE(first->taken_over);
+  EXPECT_EQ(texts(a.pending), std::vector<std::string>{"r1"});
+  EXPECT_EQ(reg.pending_bytes(), 0u);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r2"), kT0 + 3), second);
+}
+
+// ---- bounded in bytes ------------------------------------------------------------------------
+
+TEST(SessionRegistryTest, PendingBytesCountFramesAndTheirOverhead) {
+  SessionRegistry reg;
+  reg.route("alice", "sess-0001", sized("a", 100), kT0);
+  reg.route("bob", "sess-0002", sized("b", 1000), kT0);
+  EXPECT_EQ(reg.pending_bytes(), charge(100) + charge(1000));
+  reg.attach(client("sess-0001", 1), kT0 + 1);
+  EXPECT_EQ(reg.pending_bytes(), charge(1000));
+}
+
+TEST(SessionRegistryTest, PerSessionByteCapDropsTheOldestFirst) {
+  SessionRegistry reg(SessionLimits{.max_pending_bytes_per_session = 3 * charge(100)});
+  for (int i = 1; i <= 5; ++i)
+    reg.route("alice", "sess-0001", sized("r" + std::to_string(i), 100), kT0 + i);
+  EXPECT_EQ(reg.pending_bytes(), 3 * charge(100));
+  auto a = reg.attach(client("sess-0001", 1), kT0 + 10);
+  ASSERT_EQ(a.pending.size(), 3u);
+  EXPECT_EQ(a.pending[0]->substr(0, 2), "r3");
+  EXPECT_EQ(a.pending[2]->substr(0, 2), "r5");
+}
+
+TEST(SessionRegistryTest, PerSessionCapMakesRoomForALargerResultByDroppingSeveral) {
+  SessionRegistry reg(SessionLimits{.max_pending_bytes_per_session = 3 * charge(100)});
+  for (int i = 1; i <= 3; ++i)
+    reg.route("alice", "sess-0001", sized("r" + std::to_string(i), 100), kT0);
+  reg.route("alice", "sess-0001", sized("big", 2 * charge(100) - 256), kT0 + 1);
+  auto a = reg.attach(client("sess-0001", 1), kT0 + 2);
+  ASSERT_EQ(a.pending.size(), 2u);
+  EXPECT_EQ(a.pending[0]->substr(0, 2), "r3");
+  EXPECT_EQ(a.pending[1]->substr(0, 3), "big");
+}
+
+TEST(SessionRegistryTest, AResultLargerThanThePerSessionCapIsNeverKept) {
+  SessionRegistry reg(SessionLimits{.max_pending_bytes_per_session = 4096});
+  reg.route("alice", "sess-0001", sized("small", 100), kT0);
+  EXPECT_EQ(reg.route("alice", "sess-0001", sized("huge", 4096), kT0 + 1), nullptr);
+  EXPECT_EQ(reg.route("alice", "sess-0002", sized("huge", 1 << 20), kT0 + 1), nullptr);
+  // Dropped, and it did not push out what was already kept.
+  EXPECT_EQ(reg.pending_bytes(), charge(100));
+  EXPECT_EQ(reg.session_count(), 1u);
+  EXPECT_EQ(reg.attach(client("sess-0001", 1), kT0 + 2).pending.size(), 1u);
+  EXPECT_TRUE(reg.attach(client("sess-0002", 2), kT0 + 2).pending.empty());
+}
+
+TEST(SessionRegistryTest, TotalCapDropsTheGloballyOldestFirst) {
+  SessionRegistry reg(SessionLimits{.max_pending_bytes_total = 4 * charge(100)});
+  reg.route("alice", "sess-000A", sized("A1", 100), kT0 + 1);
+  reg.route("alice", "sess-000B", sized("B1", 100), kT0 + 2);
+  reg.route("alice", "sess-000A", sized("A2", 100), kT0 + 3);
+  reg.route("bob", "sess-000C", sized("C1", 100), kT0 + 4);
+  reg.route("alice", "sess-000B", sized("B2", 100), kT0 + 5);  // full: A1 goes
+  reg.route("bob", "sess-000C", sized("C2", 100), kT0 + 6);    // then B1
+  EXPECT_EQ(reg.pending_bytes(), 4 * charge(100));
+  auto head = [](const std::vector<Frame>& frames) {
+    std::vector<std::string> out;
+    for (const auto& f : frames) out.push_back(f->substr(0, 2));
+    return out;
+  };
+  EXPECT_EQ(head(reg.attach(client("sess-000A", 1), kT0 + 7).pending),
+            std::vector<std::string>{"A2"});
+  EXPECT_EQ(head(reg.attach(client("sess-000B", 2), kT0 + 7).pending),
+            std::vector<std::string>{"B2"});
+  EXPECT_EQ(head(reg.attach(client("sess-000C", 3, "bob"), kT0 + 7).pending),
+            (std::vector<std::string>{"C1", "C2"}));
+}
+
+TEST(SessionRegistryTest, TotalCapForgetsSessionsLeftWithNothing) {
+  SessionRegistry reg(SessionLimits{.max_pending_bytes_total = 2 * charge(100)});
+  for (int i = 0; i < 10; ++i)
+    reg.route("alice", "sess-" + std::to_string(1000 + i), sized("r", 100), kT0 + i);
+  EXPECT_EQ(reg.session_count(), 2u);
+  EXPECT_EQ(reg.pending_bytes(), 2 * charge(100));
+  EXPECT_EQ(reg.attach(client("sess-1009", 1), kT0 + 20).pending.size(), 1u);
+  EXPECT_TRUE(reg.attach(client("sess-1000", 2), kT0 + 20).pending.empty());
+}
+
+TEST(SessionRegistryTest, ManyTinyResultsAreBoundedToo) {
+  // The overhead charged per result bounds the sessions an attacker can park with tiny ones.
+  SessionRegistry reg(SessionLimits{.max_pending_bytes_total = 1 << 20});
+  for (int i = 0; i < 100'000; ++i)
+    reg.route("mallory", "sess-" + std::to_string(i), make_frame("x"), kT0);
+  EXPECT_LE(reg.pending_bytes(), size_t{1} << 20);
+  EXPECT_LE(reg.session_count(), (size_t{1} << 20) / SessionRegistry::kResultOverhead);
+}
+
+// ---- forgetting --------------------------------------------------------------------------
+
+TEST(SessionRegistryTest, IdleSessionsWithNothingPendingAreForgotten) {
+  SessionRegistry reg;
+  for (int i = 0; i < 1000; ++i) {
+    auto c = client("sess-" + std::to_string(i), static_cast<uint64_t>(i));
+    reg.attach(c, kT0 + i);
+    reg.detach(*c, kT0 + i);
+  }
+  EXPECT_EQ(reg.session_count(), 0u);
+}
+
+TEST(SessionRegistryTest, ExpiredResultsAreSweptWithoutTheirSessionReturning) {
+  SessionRegistry reg(SessionLimits{.keep_ms = 1000});
+  reg.route("alice", "sess-old1", sized("old", 100), kT0);
+  reg.route("alice", "sess-new1", sized("new", 100), kT0 + 1001);  // any call sweeps
+  EXPECT_EQ(reg.pending_bytes(), charge(100));
+  EXPECT_EQ(reg.session_count(), 1u);
+  EXPECT_TRUE(reg.attach(client("sess-old1", 1), kT0 + 1002).pending.empty());
+}
+
+TEST(SessionRegistryTest, TheSweepIsBoundedPerCallAndCatchesUp) {
+  SessionRegistry reg(SessionLimits{.keep_ms = 1000});
+  const int n = 3 * SessionRegistry::kSweepPerCall + 5;
+  for (int i = 0; i < n; ++i)
+    reg.route("alice", "sess-" + std::to_string(1000 + i), sized("r", 100), kT0);
+  auto c = client("sess-other", 1);
+  reg.attach(c, kT0 + 5000);
+  EXPECT_EQ(reg.pending_bytes(), (n - SessionRegistry::kSweepPerCall) * charge(100));
+  for (int i = 0; i < 3; ++i) reg.detach(*c, kT0 + 5000);
+  EXPECT_EQ(reg.pending_bytes(), 0u);
+  EXPECT_EQ(reg.session_count(), 0u);
+}
+
+TEST(SessionRegistryTest, AClosingConnectionCountsAsOffline) {
+  SessionRegistry reg;
+  auto c = client("sess-0001", 1);
+  reg.attach(c, kT0);
+  c->closing = true;  // its close frame is queued; a result sent to it now would be lost
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r1"), kT0 + 1), nullptr);
+  reg.detach(*c, kT0 + 2);
+  EXPECT_EQ(texts(reg.attach(client("sess-0001", 2), kT0 + 3).pending),
+            std::vector<std::string>{"r1"});
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "adapters/crypto/jwt_token_signer.h"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -38,6 +39,45 @@ TEST(JwtTokenSignerTest, ExpiredTokensAreRefused) {
   ASSERT_FALSE(at.ok());
   EXPECT_EQ(at.error().code, Errc::unauthenticated);
   EXPECT_FALSE(signer.verify(token, kNow + 2 * kHour).ok());
+}
+
+// A token carrying @p claims (which issue() would not write), signed with kSecret.
+std::string signed_token(const std::string& claims) {
+  auto b64 = [](std::string_view in) {
+    constexpr int kVariant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+    std::string out(sodium_base64_ENCODED_LEN(in.size(), kVariant), '\0');
+    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(in.data()),
+                      in.size(), kVariant);
+    out.pop_back();  // the terminating NUL
+    return out;
+  };
+  std::string input = b64(R"({"alg":"HS256","typ":"JWT"})") + "." + b64(claims);
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(kSecret.data()),
+                              kSecret.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(input.data()),
+                                input.size());
+  crypto_auth_hmacsha256_final(&st, mac);
+  return input + "." + b64(std::string_view(reinterpret_cast<const char*>(mac), sizeof mac));
+}
+
+// Found by tests/fuzz/jwt_fuzz: `exp * 1000` overflowed (undefined behaviour) for an `exp`
+// beyond INT64_MAX / 1000; wrapped, a far-future token was expired and a far-past one was not.
+TEST(JwtTokenSignerTest, AnExpFarFromNowDoesNotOverflow) {
+  JwtTokenSigner signer(kSecret);
+  ASSERT_TRUE(signer.verify(signed_token(R"({"sub":"alice","exp":1700003600})"), kNow).ok());
+  // INT64_MAX / 1000 + 1: the first `exp` whose milliseconds do not fit
+  auto far_future = signer.verify(signed_token(R"({"sub":"alice","exp":9223372036854776})"), kNow);
+  ASSERT_TRUE(far_future.ok()) << far_future.error().message;
+  EXPECT_EQ(*far_future, "alice");
+  EXPECT_TRUE(
+      signer.verify(signed_token(R"({"sub":"alice","exp":9223372036854775807})"), kNow).ok());
+  for (const char* exp : {"-9223372036854776", "-9223372036854775808", "-1", "0"}) {
+    auto r = signer.verify(signed_token(std::string(R"({"sub":"alice","exp":)") + exp + "}"), kNow);
+    ASSERT_FALSE(r.ok()) << exp;
+    EXPECT_EQ(r.error().message, "token expired") << exp;
+  }
 }
 
 TEST(JwtTokenSignerTest, ATamperedSignatureIsRefused) {

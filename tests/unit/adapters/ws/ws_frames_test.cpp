@@ -139,6 +139,57 @@ TEST(FrameParser, ProtocolErrorsAre1002) {
   }
 }
 
+TEST(FrameParser, ReservedOpcodesAre1002) {
+  // 0x3-0x7 are reserved data opcodes, 0xB-0xF reserved control opcodes (RFC 6455 5.2).
+  for (int op : {3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF}) {
+    for (std::string_view payload : {"", "payload"}) {
+      FrameParser p(1024);
+      Recorder r;
+      p.parse(client_frame(static_cast<Opcode>(op), payload) + client_frame(Opcode::ping, "after"),
+              r);
+      EXPECT_EQ(r.errors, std::vector<uint16_t>{1002}) << op;
+      EXPECT_TRUE(r.pings.empty()) << op;
+      EXPECT_TRUE(p.done()) << op;
+    }
+  }
+}
+
+TEST(FrameParser, CloseCodesInvalidOnTheWireAre1002) {
+  for (int code : {0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535}) {
+    FrameParser p(1024);
+    Recorder r;
+    std::string payload{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
+    p.parse(client_frame(Opcode::close, payload), r);
+    EXPECT_EQ(r.errors, std::vector<uint16_t>{1002}) << code;
+    EXPECT_TRUE(r.closes.empty()) << code;
+  }
+  for (int code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999}) {
+    FrameParser p(1024);
+    Recorder r;
+    std::string payload{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
+    p.parse(client_frame(Opcode::close, payload), r);
+    EXPECT_EQ(r.closes, std::vector<uint16_t>{static_cast<uint16_t>(code)}) << code;
+    EXPECT_TRUE(r.errors.empty()) << code;
+  }
+}
+
+TEST(FrameParser, CloseReasonMustBeUtf8) {
+  {
+    FrameParser p(1024);
+    Recorder r;
+    p.parse(client_frame(Opcode::close, std::string("\x03\xe8ok \xce\xba\xe1\xbd\xb9")), r);
+    EXPECT_EQ(r.closes, std::vector<uint16_t>{1000});
+    EXPECT_TRUE(r.errors.empty());
+  }
+  {
+    FrameParser p(1024);
+    Recorder r;
+    p.parse(client_frame(Opcode::close, std::string("\x03\xe8") + "bad \xff\xfe"), r);
+    EXPECT_EQ(r.errors, std::vector<uint16_t>{1007});
+    EXPECT_TRUE(r.closes.empty());
+  }
+}
+
 TEST(FrameParser, CloseEndsTheStream) {
   FrameParser p(1024);
   Recorder r;

@@ -75,5 +75,35 @@ TEST_F(CreateRoomTest, AStoreFailureLeavesTheDirectoryUnchanged) {
   EXPECT_FALSE(f.services.directory.exists("lobby"));
 }
 
+TEST_F(CreateRoomTest, OnlyPublicRoomsAreAnnounced) {
+  ASSERT_TRUE(create("alice", "lobby").ok());
+  ASSERT_TRUE(create("alice", "secret", true).ok());
+  auto events = f.events->events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].name, "room.created");
+  EXPECT_EQ(events[0].room, "lobby");
+  EXPECT_EQ(events[0].user, "alice");
+}
+
+TEST_F(CreateRoomTest, RoomCreationIsQuotedPerUser) {
+  // Each public room is announced to every connection: one user's creations are rate limited.
+  Limits limits;
+  limits.room_creates_per_second = 1;
+  limits.room_create_burst = 3;
+  FakeServices g(limits);
+  CreateRoom quoted{g.services};
+  auto make = [&](const std::string& user, const std::string& room) {
+    Answer<Room> a;
+    quoted.handle({user, room, false}, a.done());
+    return a;
+  };
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(make("alice", "r" + std::to_string(i)).ok());
+  EXPECT_EQ(make("alice", "r3").code(), Errc::rate_limited);
+  EXPECT_FALSE(g.services.directory.exists("r3"));
+  EXPECT_TRUE(make("bob", "b0").ok());  // another user has a quota of his own
+  g.clock->advance(1000);
+  EXPECT_TRUE(make("alice", "r3").ok());
+}
+
 }  // namespace
 }  // namespace parley

@@ -22,7 +22,14 @@ class ReadHistoryTest : public ::testing::Test {
     f.log->append({"secret", "alice", "s1", "", nullptr}, [](auto) {});
   }
 
-  Answer<Page> read(const std::string& user, const std::string& room, int64_t before, int limit) {
+  // 0 stands for "not given", as most tests leave a field out.
+  Answer<Page> read(const std::string& user, const std::string& room, int64_t before,
+                    int64_t limit) {
+    return read_exact(user, room, before ? std::optional(before) : std::nullopt,
+                      limit ? std::optional(limit) : std::nullopt);
+  }
+  Answer<Page> read_exact(const std::string& user, const std::string& room,
+                          std::optional<int64_t> before, std::optional<int64_t> limit) {
     Answer<Page> a;
     uc.handle({user, room, before, limit}, a.done());
     return a;
@@ -88,6 +95,11 @@ TEST_F(ReadHistoryTest, AnEmptyRoomGivesAnEmptyPage) {
 TEST_F(ReadHistoryTest, NegativeBeforeOrLimitIsABadRequest) {
   EXPECT_EQ(read("bob", "lobby", -1, 0).code(), Errc::bad_request);
   EXPECT_EQ(read("bob", "lobby", 0, -1).code(), Errc::bad_request);
+}
+
+TEST_F(ReadHistoryTest, ZeroBeforeOrLimitGivenIsABadRequest) {
+  EXPECT_EQ(read_exact("bob", "lobby", int64_t{0}, std::nullopt).code(), Errc::bad_request);
+  EXPECT_EQ(read_exact("bob", "lobby", std::nullopt, int64_t{0}).code(), Errc::bad_request);
 }
 
 TEST_F(ReadHistoryTest, UnknownRoomIsNotFound) {

@@ -1,0 +1,111 @@
+#include "gateway/admission.h"
+
+#include "app/metrics.h"
+
+namespace parley {
+
+namespace {
+constexpr size_t kMaxWaiting = 1024;  // commands queued behind a barrier
+}
+
+Admission::Admission(Services& services, WorkerPool& pool, Replies& replies)
+    : s_(services), pool_(pool), replies_(replies) {
+  replies_.on_answered([this](const CommandPtr& cmd) { answered(cmd); });
+}
+
+void Admission::add_op(std::string_view name, Op op) {
+  ops_[name] = std::move(op);
+}
+
+void Admission::on_frame(const std::shared_ptr<Client>& client, std::string_view text) {
+  count(Metrics::global().commands_total);
+  std::string id;
+  auto parsed = codec::parse_request(text, id);
+  if (!parsed) {
+    count(Metrics::global().command_errors_total);
+    client->send(make_frame(codec::error_frame(id, parsed.error())));
+    return;
+  }
+  auto cmd = std::make_shared<Command>();
+  cmd->client = client;
+  cmd->req = std::move(parsed).value();
+  cmd->frame_bytes = text.size();
+  // Floods: a connection gets a bounded number of commands per second, and a bounded number
+  // and size of commands awaiting their results (their bodies are held until answered).
+  if (client->inflight >= s_.limits.max_inflight ||
+      client->inflight_bytes + cmd->frame_bytes > s_.limits.max_inflight_bytes) {
+    return replies_.error(cmd,
+                          make_error(Errc::rate_limited, "too many commands awaiting results"));
+  }
+  // Sends have their own per-user limit; every other op shares the connection's.
+  if (cmd->req.op != "send" && !client->commands.try_take(s_.clock->steady_ms())) {
+    return replies_.error(cmd, make_error(Errc::rate_limited, "too many commands; slow down"));
+  }
+  ++client->inflight;
+  client->inflight_bytes += cmd->frame_bytes;
+  cmd->counted = true;
+  if (cmd->req.ttl_ms) {
+    cmd->raw = std::string(text);
+    cmd->deadline = std::make_shared<Deadline>(s_.clock->steady_ms() + *cmd->req.ttl_ms);
+    arm_deadline(cmd);
+  }
+  if (client->barrier) {
+    if (client->waiting.size() >= kMaxWaiting) {
+      return replies_.error(cmd, make_error(Errc::rate_limited, "too many commands in flight"));
+    }
+    client->waiting.push_back(cmd);
+    return;
+  }
+  dispatch(cmd);
+}
+
+void Admission::dispatch(const CommandPtr& cmd) {
+  auto it = ops_.find(cmd->req.op);
+  if (it == ops_.end()) {
+    return replies_.error(cmd, make_error(Errc::bad_request, "unknown op: " + cmd->req.op));
+  }
+  const Op& op = it->second;
+  // An op applied right now: this is its deadline's last moment.
+  if (cmd->deadline && !op.claims_deadline && !cmd->deadline->claim(s_.clock->steady_ms())) {
+    return replies_.error(cmd,
+                          make_error(Errc::timeout, "the command expired before it was applied"));
+  }
+  if (op.barrier) {
+    cmd->is_barrier = true;
+    cmd->client->barrier = true;
+  }
+  op.handler(cmd);
+}
+
+void Admission::arm_deadline(const CommandPtr& cmd) {
+  cmd->timer = std::make_unique<boost::asio::steady_timer>(pool_.context(cmd->client->worker));
+  cmd->timer->expires_after(std::chrono::milliseconds(*cmd->req.ttl_ms));
+  cmd->timer->async_wait([this, weak = std::weak_ptr<Command>(cmd)](boost::system::error_code ec) {
+    auto cmd = weak.lock();
+    if (ec || !cmd || cmd->answered) return;
+    // Only if the timer wins the race is the command expired; if the applying stage claimed
+    // it first, its result is on the way and will be sent, late.
+    if (cmd->deadline->expire()) {
+      replies_.error(cmd, make_error(Errc::timeout, "the command did not complete within ttl_ms"));
+    }
+  });
+}
+
+void Admission::answered(const CommandPtr& cmd) {
+  Client& client = *cmd->client;
+  if (cmd->counted) {
+    --client.inflight;
+    client.inflight_bytes -= cmd->frame_bytes;
+    cmd->counted = false;
+  }
+  if (!cmd->is_barrier) return;
+  // The barrier is down: run what waited behind it, up to the next barrier.
+  client.barrier = false;
+  while (!client.barrier && !client.waiting.empty()) {
+    auto next = std::move(client.waiting.front());
+    client.waiting.pop_front();
+    if (!next->answered) dispatch(next);  // it may have timed out while waiting
+  }
+}
+
+}  // namespace parley

@@ -1,0 +1,48 @@
+#pragma once
+// From a text frame to a command on its way: decode it, hold the connection to its flood limits
+// (commands per second, commands and bytes awaiting results), arm its time-to-live, queue it
+// behind a barrier if one is up, then hand it to the handler of its op.
+#include <functional>
+#include <string_view>
+#include <unordered_map>
+
+#include "app/services.h"
+#include "gateway/command.h"
+#include "gateway/replies.h"
+#include "runtime/worker_pool.h"
+
+namespace parley {
+
+class Admission {
+ public:
+  using Handler = std::function<void(const CommandPtr&)>;
+  struct Op {
+    Handler handler;
+    // Barriers (create_room, invite, dm) change rooms: later commands of the connection wait
+    // for their result, so "create, then join" works even pipelined.
+    bool barrier = false;
+    // Whether the op claims its deadline itself when it applies (send in the log's
+    // transaction, join and history when their read is back). Others claim at dispatch.
+    bool claims_deadline = false;
+  };
+
+  Admission(Services& services, WorkerPool& pool, Replies& replies);
+
+  /// Registers the handler of @p name. Call before serving.
+  void add_op(std::string_view name, Op op);
+
+  /// One text frame of @p client; on its worker.
+  void on_frame(const std::shared_ptr<Client>& client, std::string_view text);
+
+ private:
+  void dispatch(const CommandPtr& cmd);
+  void arm_deadline(const CommandPtr& cmd);
+  void answered(const CommandPtr& cmd);
+
+  Services& s_;
+  WorkerPool& pool_;
+  Replies& replies_;
+  std::unordered_map<std::string_view, Op> ops_;
+};
+
+}  // namespace parley

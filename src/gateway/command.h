@@ -1,0 +1,29 @@
+#pragma once
+// One decoded command in flight, from its frame to its one result. Owned by shared pointers
+// held by whatever stage has it (admission's barrier queue, a use case's completion, the ttl
+// timer); touched only on its client's worker.
+#include <boost/asio/steady_timer.hpp>
+#include <memory>
+#include <string>
+
+#include "domain/deadline.h"
+#include "gateway/client.h"
+#include "gateway/codec.h"
+
+namespace parley {
+
+struct Command {
+  std::shared_ptr<Client> client;
+  codec::Request req;
+  size_t frame_bytes = 0;  // what it costs its connection's in-flight budget
+  bool is_barrier = false;
+  bool counted = false;  // in its client's in-flight count and bytes
+  std::string raw;       // the frame as sent, kept for the dead-letter record when it has a ttl
+  DeadlinePtr deadline;
+  std::unique_ptr<boost::asio::steady_timer> timer;
+  bool answered = false;
+};
+
+using CommandPtr = std::shared_ptr<Command>;
+
+}  // namespace parley

@@ -1,0 +1,116 @@
+#include "gateway/fan_out.h"
+
+#include "app/metrics.h"
+#include "gateway/codec.h"
+#include "gateway/subscription.h"
+
+namespace parley {
+
+FanOut::FanOut(Services& services, WorkerPool& pool)
+    : s_(services), pool_(pool), workers_(static_cast<size_t>(pool.size())) {}
+
+void FanOut::add_client(const std::shared_ptr<Client>& client) {
+  workers_[client->worker].clients.emplace(client->id, client);
+}
+
+void FanOut::remove_client(const Client& client) {
+  workers_[client.worker].clients.erase(client.id);
+}
+
+void FanOut::subscribe(Client& client, const std::string& room) {
+  workers_[client.worker].rooms[room].push_back(&client);
+}
+
+void FanOut::unsubscribe(Client& client, const std::string& room) {
+  auto& local = workers_[client.worker].rooms;
+  if (auto r = local.find(room); r != local.end()) {
+    std::erase(r->second, &client);
+    if (r->second.empty()) local.erase(r);
+  }
+}
+
+void FanOut::publish(std::vector<Message> messages) {
+  // Runs on the log's thread: encode each message once, then hand the same bytes to every worker.
+  struct Item {
+    std::string room;
+    int64_t seq;
+    Frame frame;
+  };
+  auto batch = std::make_shared<std::vector<Item>>();
+  batch->reserve(messages.size());
+  for (auto& m : messages) {
+    Frame f = make_frame(codec::message_frame(m));
+    batch->push_back(Item{std::move(m.room), m.seq, std::move(f)});
+  }
+  for (int w = 0; w < pool_.size(); ++w) {
+    pool_.post(w, [this, w, batch] {
+      for (const auto& item : *batch) deliver_local(w, item.room, item.seq, item.frame, 0);
+    });
+  }
+}
+
+void FanOut::close_all(uint16_t code, const std::string& reason) {
+  for (int w = 0; w < pool_.size(); ++w) {
+    pool_.post(w, [this, w, code, reason] {
+      for (auto& [id, client] : workers_[w].clients) client->close(code, reason);
+    });
+  }
+}
+
+void FanOut::member_joined(const std::string& room, const std::string& user, uint64_t origin) {
+  publish_event(room, make_frame(codec::event_frame("member.joined", room, user)), origin);
+}
+
+void FanOut::member_left(const std::string& room, const std::string& user, uint64_t origin) {
+  publish_event(room, make_frame(codec::event_frame("member.left", room, user)), origin);
+}
+
+void FanOut::typing(const std::string& room, const std::string& user, uint64_t origin) {
+  publish_event(room, make_frame(codec::event_frame("typing", room, user)), origin);
+}
+
+void FanOut::room_created(const Room& room) {
+  // Every connection hears of it; each one's send queue bounds what this costs (and the room
+  // quota bounds how often one user can cause it).
+  Frame frame = make_frame(codec::event_frame("room.created", room.name, room.created_by));
+  for (int w = 0; w < pool_.size(); ++w) {
+    pool_.post(w, [this, w, frame] {
+      for (auto& [id, client] : workers_[w].clients) client->send(frame);
+    });
+  }
+}
+
+void FanOut::publish_event(const std::string& room, Frame frame, uint64_t except_client) {
+  for (int w = 0; w < pool_.size(); ++w) {
+    pool_.post(w, [this, w, room, frame, except_client] {
+      deliver_local(w, room, 0, frame, except_client);
+    });
+  }
+}
+
+void FanOut::deliver_local(int worker, const std::string& room, int64_t seq, const Frame& frame,
+                           uint64_t except_client) {
+  auto it = workers_[worker].rooms.find(room);
+  if (it == workers_[worker].rooms.end()) return;
+  uint64_t delivered = 0;
+  for (Client* c : it->second) {
+    if (c->id == except_client) continue;
+    auto sit = c->rooms.find(room);
+    if (sit == c->rooms.end()) continue;
+    switch (offer(*c, sit->second, seq, frame, s_.limits.send_queue_bytes)) {
+      case Offer::sent:
+        ++delivered;
+        break;
+      case Offer::overflow:
+        count(Metrics::global().slow_consumer_closes_total);
+        c->close(kClosePolicy, "too slow to keep up; resume with since");
+        break;
+      case Offer::held:
+      case Offer::skipped:
+        break;
+    }
+  }
+  count(Metrics::global().deliveries_total, delivered);
+}
+
+}  // namespace parley

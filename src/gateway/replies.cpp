@@ -1,0 +1,38 @@
+#include "gateway/replies.h"
+
+#include "app/metrics.h"
+
+namespace parley {
+
+void Replies::ok(const CommandPtr& cmd, boost::json::object fields) {
+  if (cmd->answered) return;
+  deliver(cmd, make_frame(codec::ok_frame(cmd->req.id, std::move(fields))));
+}
+
+void Replies::error(const CommandPtr& cmd, const Error& e) {
+  if (cmd->answered) return;
+  count(Metrics::global().command_errors_total);
+  if (e.code == Errc::rate_limited) count(Metrics::global().rate_limited_total);
+  if (e.code == Errc::timeout) dead_letter(cmd, e.message);
+  deliver(cmd, make_frame(codec::error_frame(cmd->req.id, e)));
+}
+
+void Replies::deliver(const CommandPtr& cmd, Frame frame) {
+  cmd->answered = true;
+  if (cmd->timer) cmd->timer->cancel();
+  if (on_answered_) on_answered_(cmd);
+  const auto& client = cmd->client;
+  if (client->open && !client->taken_over && !client->closing) return client->send(frame);
+  // The connection dropped or was taken over while the command was in flight: the result goes
+  // to its session's current connection, or waits for it.
+  if (auto current = sessions_.route(client->user, client->session, frame, s_.clock->steady_ms())) {
+    pool_.post(current->worker, [current, frame] { current->send(frame); });
+  }
+}
+
+void Replies::dead_letter(const CommandPtr& cmd, const std::string& reason) {
+  s_.dead_letters->record(DeadLetter{cmd->client->session, cmd->client->user, cmd->req.op, cmd->raw,
+                                     reason, s_.clock->now_ms()});
+}
+
+}  // namespace parley
