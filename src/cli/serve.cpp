@@ -74,6 +74,12 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
   cmd->add_option("--session-keep-ms", o.sessions.keep_ms,
                   "How long results wait for a disconnected session, ms")
       ->capture_default_str();
+  cmd->add_option("--storage-queue-jobs", o.storage_queue_jobs,
+                  "Jobs waiting for the storage writer, and for the reader (unavailable beyond)")
+      ->capture_default_str();
+  cmd->add_option("--storage-queue-bytes", o.storage_queue_bytes,
+                  "Bytes of the jobs waiting for the storage writer, and for the reader")
+      ->capture_default_str();
   cmd->add_option("--token-ttl-s", o.token_ttl_s, "Lifetime of issued tokens, seconds")
       ->capture_default_str();
   cmd->add_option("--argon2-ops", o.argon2_ops, "argon2id passes")->capture_default_str();
@@ -139,9 +145,12 @@ int run_serve(const ServeOptions& o) {
   limits.token_ttl_ms = o.token_ttl_s * 1000;
   Services services(limits);
   services.clock = std::make_shared<SystemClock>();
-  auto storage = std::make_shared<SqliteStorage>(
-      SqliteOptions{(std::filesystem::path(o.data) / "parley.db").string(), o.sync == "full"},
-      services.clock);
+  SqliteOptions storage_options{(std::filesystem::path(o.data) / "parley.db").string(),
+                                o.sync == "full"};
+  storage_options.write_queue_max_jobs = storage_options.read_queue_max_jobs = o.storage_queue_jobs;
+  storage_options.write_queue_max_bytes = storage_options.read_queue_max_bytes =
+      o.storage_queue_bytes;
+  auto storage = std::make_shared<SqliteStorage>(storage_options, services.clock);
   services.log = storage;
   services.rooms = storage;
   services.users = storage;

@@ -23,6 +23,8 @@ struct ServeOptions {
   int64_t token_ttl_s = 24 * 3600;
   Limits limits;
   SessionLimits sessions;
+  size_t storage_queue_jobs = 65536;  // each of the writer's and the reader's queues
+  size_t storage_queue_bytes = size_t{64} << 20;
 };
 
 /// Adds the `serve` subcommand to @p app; @p opts receives its flags.

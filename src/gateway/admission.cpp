@@ -49,7 +49,8 @@ void Admission::on_frame(const std::shared_ptr<Client>& client, std::string_view
     cmd->deadline = std::make_shared<Deadline>(s_.clock->steady_ms() + *cmd->req.ttl_ms);
     arm_deadline(cmd);
   }
-  if (client->barrier) {
+  // Commands start in the order they arrive: behind any that waits, this one waits too.
+  if (!client->waiting.empty() || must_wait(*client, cmd)) {
     if (client->waiting.size() >= kMaxWaiting) {
       return replies_.error(cmd, make_error(Errc::rate_limited, "too many commands in flight"));
     }
@@ -59,12 +60,36 @@ void Admission::on_frame(const std::shared_ptr<Client>& client, std::string_view
   dispatch(cmd);
 }
 
-void Admission::dispatch(const CommandPtr& cmd) {
+const Admission::Op* Admission::find(const CommandPtr& cmd) const {
   auto it = ops_.find(cmd->req.op);
-  if (it == ops_.end()) {
+  return it == ops_.end() ? nullptr : &it->second;
+}
+
+bool Admission::must_wait(const Client& client, const CommandPtr& cmd) const {
+  if (client.barrier) return true;
+  const Op* op = find(cmd);
+  return op && op->heavy && client.heavy_inflight >= kMaxReadsPerConnection;
+}
+
+void Admission::drain(Client& client) {
+  if (client.draining) return;  // a command started below was answered at once
+  client.draining = true;
+  while (!client.waiting.empty()) {
+    const CommandPtr& next = client.waiting.front();
+    if (!next->answered && must_wait(client, next)) break;
+    auto cmd = std::move(client.waiting.front());
+    client.waiting.pop_front();
+    if (!cmd->answered) dispatch(cmd);  // it may have timed out while waiting
+  }
+  client.draining = false;
+}
+
+void Admission::dispatch(const CommandPtr& cmd) {
+  const Op* found = find(cmd);
+  if (!found) {
     return replies_.error(cmd, make_error(Errc::bad_request, "unknown op: " + cmd->req.op));
   }
-  const Op& op = it->second;
+  const Op& op = *found;
   // An op applied right now: this is its deadline's last moment.
   if (cmd->deadline && !op.claims_deadline && !cmd->deadline->claim(s_.clock->steady_ms())) {
     return replies_.error(cmd,
@@ -73,6 +98,10 @@ void Admission::dispatch(const CommandPtr& cmd) {
   if (op.barrier) {
     cmd->is_barrier = true;
     cmd->client->barrier = true;
+  }
+  if (op.heavy) {
+    cmd->is_heavy = true;
+    ++cmd->client->heavy_inflight;
   }
   op.handler(cmd);
 }
@@ -98,14 +127,16 @@ void Admission::answered(const CommandPtr& cmd) {
     client.inflight_bytes -= cmd->frame_bytes;
     cmd->counted = false;
   }
-  if (!cmd->is_barrier) return;
-  // The barrier is down: run what waited behind it, up to the next barrier.
-  client.barrier = false;
-  while (!client.barrier && !client.waiting.empty()) {
-    auto next = std::move(client.waiting.front());
-    client.waiting.pop_front();
-    if (!next->answered) dispatch(next);  // it may have timed out while waiting
+  if (cmd->is_heavy) {
+    --client.heavy_inflight;
+    cmd->is_heavy = false;
   }
+  if (cmd->is_barrier) {
+    client.barrier = false;
+    cmd->is_barrier = false;
+  }
+  // A barrier is down or a read slot is free: start what waited, in order.
+  drain(client);
 }
 
 }  // namespace parley

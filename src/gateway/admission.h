@@ -24,7 +24,12 @@ class Admission {
     // Whether the op claims its deadline itself when it applies (send in the log's
     // transaction, join and history when their read is back). Others claim at dispatch.
     bool claims_deadline = false;
+    // Reads (join, history) bring a page back from storage: a connection has at most
+    // kMaxReadsPerConnection of them in flight, the rest wait, so what it can make the server
+    // hold in pages is bounded.
+    bool heavy = false;
   };
+  static constexpr size_t kMaxReadsPerConnection = 4;
 
   Admission(Services& services, WorkerPool& pool, Replies& replies);
 
@@ -36,6 +41,9 @@ class Admission {
 
  private:
   void dispatch(const CommandPtr& cmd);
+  const Op* find(const CommandPtr& cmd) const;
+  bool must_wait(const Client& client, const CommandPtr& cmd) const;
+  void drain(Client& client);
   void arm_deadline(const CommandPtr& cmd);
   void answered(const CommandPtr& cmd);
 

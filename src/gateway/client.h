@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -45,10 +46,19 @@ struct Client {
   // Commands that change rooms (create_room, invite, dm) are barriers: later commands of the
   // connection wait until they are answered, so "create then join" works even pipelined.
   bool barrier = false;
-  size_t inflight = 0;                           // commands not answered yet
-  size_t inflight_bytes = 0;                     // their frames' bytes
-  TokenBucket commands{1, 1, 0};                 // set by the gateway from the limits
-  std::deque<std::shared_ptr<Command>> waiting;  // behind a barrier, in arrival order
+  size_t inflight = 0;            // commands not answered yet
+  size_t inflight_bytes = 0;      // their frames' bytes
+  size_t heavy_inflight = 0;      // reads among them (history, join): each may bring a page back
+  TokenBucket commands{1, 1, 0};  // set by the gateway from the limits
+  // Commands that may not start yet (behind a barrier, or over the reads cap), in arrival order.
+  std::deque<std::shared_ptr<Command>> waiting;
+  bool draining = false;  // admission is starting waiting commands (no re-entry)
+  // Live frames held back by all of this connection's joins, bounded like its send queue.
+  size_t held_bytes = 0;
+  // One replay at a time per connection, so one connection holds at most one page of history;
+  // the joins after it wait here (their live frames held) and start in order.
+  bool replaying = false;
+  std::deque<std::function<void()>> queued_replays;
 
   void send(const Frame& frame) const {
     if (!open) return;

@@ -17,8 +17,9 @@ struct Command {
   codec::Request req;
   size_t frame_bytes = 0;  // what it costs its connection's in-flight budget
   bool is_barrier = false;
-  bool counted = false;  // in its client's in-flight count and bytes
-  std::string raw;       // the frame as sent, kept for the dead-letter record when it has a ttl
+  bool is_heavy = false;  // counted in its client's reads in flight
+  bool counted = false;   // in its client's in-flight count and bytes
+  std::string raw;        // the frame as sent, kept for the dead-letter record when it has a ttl
   DeadlinePtr deadline;
   std::unique_ptr<boost::asio::steady_timer> timer;
   bool answered = false;

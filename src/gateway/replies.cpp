@@ -25,9 +25,17 @@ void Replies::deliver(const CommandPtr& cmd, Frame frame) {
   if (client->open && !client->taken_over && !client->closing) return client->send(frame);
   // The connection dropped or was taken over while the command was in flight: the result goes
   // to its session's current connection, or waits for it.
-  if (auto current = sessions_.route(client->user, client->session, frame, s_.clock->steady_ms())) {
-    pool_.post(current->worker, [current, frame] { current->send(frame); });
-  }
+  route(client->user, client->session, frame);
+}
+
+void Replies::route(const std::string& user, const std::string& session, const Frame& frame) {
+  auto current = sessions_.route(user, session, frame, s_.clock->steady_ms());
+  if (!current) return;  // kept for the session's return
+  pool_.post(current->worker, [this, current, user, session, frame] {
+    // It may have started closing since: then the session keeps the result after all.
+    if (current->open && !current->closing && !current->taken_over) return current->send(frame);
+    route(user, session, frame);
+  });
 }
 
 void Replies::dead_letter(const CommandPtr& cmd, const std::string& reason) {

@@ -28,7 +28,7 @@ SessionRegistry::Attached SessionRegistry::attach(const std::shared_ptr<Client>&
   e.current = client;
   out.pending.reserve(e.count);
   while (e.count > 0) {
-    // Expired results not swept yet are not delivered: keep_ms is the promise, both ways.
+    // A result past keep_ms that the sweep has not reached yet is dropped here, as if swept.
     if (now_ms - e.first->at_ms <= limits_.keep_ms) out.pending.push_back(e.first->frame);
     pop_oldest(e, &e);
   }

@@ -26,10 +26,12 @@
 namespace parley {
 
 struct SessionLimits {
+  // Keep it well under a connection's send queue: the whole backlog is sent on reconnect, right
+  // after the welcome, and must not get the new connection closed as a slow consumer.
   size_t max_pending_bytes_per_session = 1 << 20;
-  size_t max_pending_bytes_total = 64 << 20;
+  size_t max_pending_bytes_total = 64 << 20;  // across all sessions of the instance
   size_t max_pending_per_session = 256;
-  int64_t keep_ms = 60000;
+  int64_t keep_ms = 60000;  // a result older than this is no longer delivered
 };
 
 class SessionRegistry {

@@ -15,13 +15,13 @@ constexpr int kReplayChunk = 500;
 Offer offer(Client& client, RoomSubscription& sub, int64_t seq, const Frame& frame,
             size_t hold_limit) {
   if (!sub.live) {
-    // Joining: hold it back until the replay is done. Bounded like the send queue.
+    // Joining: hold it back until the replay is done. Bounded like the send queue, over all
+    // the joins of the connection.
     sub.held.emplace_back(seq, frame);
     sub.held_bytes += frame->size();
-    if (sub.held_bytes <= hold_limit) return Offer::held;
-    sub.held.clear();
-    sub.held.shrink_to_fit();
-    sub.held_bytes = 0;
+    client.held_bytes += frame->size();
+    if (client.held_bytes <= hold_limit) return Offer::held;
+    drop_held(client, sub);
     return Offer::overflow;
   }
   if (seq != 0) {  // events (seq 0) are never replayed, so never skipped
@@ -42,10 +42,15 @@ void go_live(Client& client, RoomSubscription& sub, int64_t cursor) {
       sub.last_seq = seq;
     }
   }
+  drop_held(client, sub);
+  sub.live = true;
+}
+
+void drop_held(Client& client, RoomSubscription& sub) {
+  client.held_bytes -= sub.held_bytes;
   sub.held.clear();
   sub.held.shrink_to_fit();
   sub.held_bytes = 0;
-  sub.live = true;
 }
 
 // A join's replay: pages read from the log, written out no faster than the client reads them.
@@ -136,13 +141,14 @@ void Subscriptions::joined(const CommandPtr& cmd, const std::string& room,
   replay->generation = generation;
   replay->cursor = cursor;
   replay->head = head;
-  read_replay_page(replay);
+  start_replay(replay);
 }
 
 void Subscriptions::leave(Client& client, const std::string& room) {
   auto it = client.rooms.find(room);
   if (it == client.rooms.end()) return;
   bool counted = it->second.counted_in_presence;
+  drop_held(client, it->second);
   client.rooms.erase(it);
   fan_out_.unsubscribe(client, room);
   leave_.handle({client.user, room, counted, client.id}, [](Result<LeaveRoom::Reply>) {});
@@ -153,18 +159,40 @@ void Subscriptions::leave_all(Client& client) {
   rooms.reserve(client.rooms.size());
   for (auto& [room, sub] : client.rooms) rooms.push_back(room);
   for (auto& room : rooms) leave(client, room);
+  // The queued replays hold the client: let go of them (they would find no room anyway).
+  client.queued_replays.clear();
 }
 
 // ---- replay ---------------------------------------------------------------------------------
 
+void Subscriptions::start_replay(const std::shared_ptr<Replay>& r) {
+  Client& c = *r->client;
+  if (c.replaying) {
+    c.queued_replays.push_back([this, r] { start_replay(r); });
+    return;
+  }
+  c.replaying = true;
+  read_replay_page(r);
+}
+
+void Subscriptions::end_replay(const std::shared_ptr<Replay>& r) {
+  Client& c = *r->client;
+  c.replaying = false;
+  if (c.queued_replays.empty()) return;
+  auto next = std::move(c.queued_replays.front());
+  c.queued_replays.pop_front();
+  next();
+}
+
 void Subscriptions::read_replay_page(const std::shared_ptr<Replay>& r) {
   s_.log->read_after(r->room, r->cursor, kReplayChunk, [this, r](Result<Page> page) {
     pool_.post(r->client->worker, [this, r, page = std::move(page)]() mutable {
-      if (!r->current()) return;
+      if (!r->current()) return end_replay(r);
       if (!page) {
         // A gap would break the protocol's promise; the client resumes with `since` instead.
         spdlog::warn("replay of {} failed: {}", r->room, page.error().message);
-        return r->client->close(kClosePolicy, "replay failed; resume with since");
+        r->client->close(kClosePolicy, "replay failed; resume with since");
+        return end_replay(r);
       }
       r->page = std::move(page).value();
       r->next = 0;
@@ -175,11 +203,11 @@ void Subscriptions::read_replay_page(const std::shared_ptr<Replay>& r) {
 
 void Subscriptions::pump_replay(const std::shared_ptr<Replay>& r) {
   RoomSubscription* sub = r->current();
-  if (!sub) return;
+  if (!sub) return end_replay(r);
   // Backpressure: keep at most half the send queue filled with replayed messages, so a long
   // history reaches a reading client however small its queue is.
   auto sink = r->client->sink.lock();
-  if (!sink) return;
+  if (!sink) return end_replay(r);
   const auto& messages = r->page.messages;
   while (r->next < messages.size() && sink->queued_bytes() < s_.limits.send_queue_bytes / 2) {
     const Message& m = messages[r->next++];
@@ -194,6 +222,7 @@ void Subscriptions::pump_replay(const std::shared_ptr<Replay>& r) {
   }
   if (r->page.has_more && r->cursor < r->head) return read_replay_page(r);
   go_live(*r->client, *sub, r->cursor);
+  end_replay(r);
 }
 
 }  // namespace parley

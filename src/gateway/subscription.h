@@ -4,7 +4,8 @@
 //   join      subscribe first, holding live frames back, then read the head (nothing committed
 //             after the read can be missed: it is held);
 //   replay    send what the client missed, from its `since` to the head, paced by its send
-//             queue, page by page;
+//             queue, page by page; one replay at a time per connection, so a connection holds
+//             at most one page of history however many rooms it joins;
 //   go live   release the held frames with seq above the newest one sent (those the replay
 //             already sent are dropped), then deliver live frames as they come.
 #include <memory>
@@ -35,6 +36,8 @@ Offer offer(Client& client, RoomSubscription& sub, int64_t seq, const Frame& fra
 
 /// Ends a replay at @p cursor (the newest seq sent): releases the held frames above it.
 void go_live(Client& client, RoomSubscription& sub, int64_t cursor);
+/// Forgets @p sub's held frames (and their bytes in the connection's count).
+void drop_held(Client& client, RoomSubscription& sub);
 
 class Subscriptions {
  public:
@@ -51,6 +54,9 @@ class Subscriptions {
   void joined(const CommandPtr& cmd, const std::string& room, std::optional<int64_t> since,
               uint64_t generation, bool inserted, bool was_live, int64_t old_last,
               Result<JoinRoom::Reply> r);
+  // One replay at a time per connection: the others queue on the client.
+  void start_replay(const std::shared_ptr<Replay>& r);
+  void end_replay(const std::shared_ptr<Replay>& r);
   void read_replay_page(const std::shared_ptr<Replay>& r);
   void pump_replay(const std::shared_ptr<Replay>& r);
 

@@ -97,6 +97,7 @@ class InterleavingLog final : public MessageLog {
   int commits_before_page = 0;  // messages committed before each replay page is read
   std::string room = "lobby";
   bool hold_appends = false;  // under mutex_
+  bool hold_reads = false;    // page reads wait for release_one_read(); under mutex_
   // Commits reach readers before the fan-out, as when the storage reader thread sees a commit
   // before the writer thread's fan-out post reaches the worker. Under mutex_.
   bool defer_fan_out = false;
@@ -117,6 +118,13 @@ class InterleavingLog final : public MessageLog {
     }
     inner_->append(std::move(r), std::move(done));
   }
+  void read(std::function<void()> read) {
+    {
+      std::lock_guard lock(mutex_);
+      if (hold_reads) return held_reads_.push_back(std::move(read));
+    }
+    read();
+  }
   bool wait_held(size_t n) {
     std::unique_lock lock(mutex_);
     return cv_.wait_for(lock, std::chrono::seconds(5), [&] { return held_.size() >= n; });
@@ -134,11 +142,28 @@ class InterleavingLog final : public MessageLog {
   void read_after(std::string r, int64_t after, int limit,
                   std::function<void(Result<Page>)> done) override {
     commit(commits_before_page);
-    inner_->read_after(std::move(r), after, limit, std::move(done));
+    read([=, this, done = std::move(done)] { inner_->read_after(r, after, limit, done); });
   }
   void read_before(std::string r, int64_t before, int limit,
                    std::function<void(Result<Page>)> done) override {
-    inner_->read_before(std::move(r), before, limit, std::move(done));
+    read([=, this, done = std::move(done)] { inner_->read_before(r, before, limit, done); });
+  }
+  /// Page reads in progress while hold_reads is set.
+  size_t reads_held() {
+    std::lock_guard lock(mutex_);
+    return held_reads_.size();
+  }
+  /// Answers the oldest read held; false if there was none.
+  bool release_one_read() {
+    std::function<void()> read;
+    {
+      std::lock_guard lock(mutex_);
+      if (held_reads_.empty()) return false;
+      read = std::move(held_reads_.front());
+      held_reads_.erase(held_reads_.begin());
+    }
+    read();
+    return true;
   }
   void head(std::string r, std::function<void(Result<int64_t>)> done) override {
     inner_->head(std::move(r), [this, done = std::move(done)](Result<int64_t> head) {
@@ -178,6 +203,7 @@ class InterleavingLog final : public MessageLog {
   std::vector<std::pair<AppendRequest, std::function<void(Result<Appended>)>>> held_;
   std::function<void(std::vector<Message>)> sink_;
   std::vector<std::vector<Message>> deferred_;
+  std::vector<std::function<void()>> held_reads_;
 };
 
 class GatewayTest : public ::testing::Test {
@@ -317,6 +343,53 @@ TEST_F(GatewayTest, LeaveStopsDeliveryAndAForbiddenJoinSubscribesNothing) {
   std::this_thread::sleep_for(50ms);
   EXPECT_TRUE(b.sink->seqs("lobby").empty());
   EXPECT_TRUE(b.sink->seqs("secret").empty());
+}
+
+TEST_F(GatewayTest, AConnectionHasAtMostFourReadsInFlightTheRestWaitInOrder) {
+  fill(10);
+  log->hold_reads = true;  // no worker reads yet: the test thread owns it here
+  auto b = open("bob", "bob-session-6");
+  for (int i = 0; i < 6; ++i) {
+    frame(b, {{"type", "history"}, {"id", "h" + std::to_string(i)}, {"room", "lobby"}});
+  }
+  frame(b, {{"type", "ping"}, {"id", "after"}});  // starts in order: after the reads
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(log->reads_held(), 4u);
+  EXPECT_FALSE(b.sink->result("after").has_value());
+  while (!b.sink->result("h5") || !b.sink->result("after")) {
+    if (!log->release_one_read()) std::this_thread::sleep_for(1ms);
+    EXPECT_LE(log->reads_held(), 4u);
+  }
+  std::vector<std::string> reads;
+  for (const auto& f : b.sink->frames()) {
+    if (f.at("type") == "result" && f.at("id") != "after") {
+      reads.push_back(std::string(f.at("id").as_string()));
+    }
+  }
+  EXPECT_EQ(reads, (std::vector<std::string>{"h0", "h1", "h2", "h3", "h4", "h5"}));
+}
+
+TEST_F(GatewayTest, ReplaysOfOneConnectionRunOneAtATime) {
+  for (const char* room : {"r1", "r2", "r3"}) {
+    f.add_room(room, RoomKind::public_room);
+    log->room = room;
+    fill(20);
+  }
+  log->hold_reads = true;
+  auto b = open("bob", "bob-session-7");
+  for (const char* room : {"r1", "r2", "r3"}) {
+    frame(b, {{"type", "join"}, {"id", std::string("j-") + room}, {"room", room}, {"since", 0}});
+  }
+  ASSERT_TRUE(b.sink->wait_result("j-r3"));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(log->reads_held(), 1u) << "replays of one connection ran side by side";
+  while (b.sink->seqs("r1").size() + b.sink->seqs("r2").size() + b.sink->seqs("r3").size() < 60) {
+    if (!log->release_one_read()) std::this_thread::sleep_for(1ms);
+    EXPECT_LE(log->reads_held(), 1u);
+  }
+  EXPECT_EQ(b.sink->seqs("r1"), range(1, 20));
+  EXPECT_EQ(b.sink->seqs("r2"), range(1, 20));
+  EXPECT_EQ(b.sink->seqs("r3"), range(1, 20));
 }
 
 TEST_F(GatewayTest, AnotherUsersConnectionWithTheSameSessionIdTouchesNothing) {
