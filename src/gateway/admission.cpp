@@ -44,6 +44,7 @@ void Admission::on_frame(const std::shared_ptr<Client>& client, std::string_view
   ++client->inflight;
   client->inflight_bytes += cmd->frame_bytes;
   cmd->counted = true;
+  Metrics::global().commands_inflight++;
   if (cmd->req.ttl_ms) {
     cmd->raw = std::string(text);
     cmd->deadline = std::make_shared<Deadline>(s_.clock->steady_ms() + *cmd->req.ttl_ms);
@@ -126,6 +127,7 @@ void Admission::answered(const CommandPtr& cmd) {
     --client.inflight;
     client.inflight_bytes -= cmd->frame_bytes;
     cmd->counted = false;
+    Metrics::global().commands_inflight--;
   }
   if (cmd->is_heavy) {
     --client.heavy_inflight;

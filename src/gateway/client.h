@@ -64,6 +64,10 @@ struct Client {
     if (!open) return;
     if (auto s = sink.lock()) s->send(frame);
   }
+  void send_result(const Frame& frame) const {
+    if (!open) return;
+    if (auto s = sink.lock()) s->send_result(frame);
+  }
   void close(uint16_t code, std::string reason) const {
     if (auto s = sink.lock()) s->close(code, std::move(reason));
   }

@@ -30,6 +30,10 @@ class FrameSink {
   virtual ~FrameSink() = default;
   /// Queues @p frame; a connection over its send-queue limit is closed with 1008.
   virtual void send(Frame frame) = 0;
+  /// Queues the result of a command. A result the connection drops unsent (it closed, or was
+  /// closed as a slow consumer) goes back to the gateway for the session; every other frame
+  /// is the client's to recover (messages by resuming with `since`).
+  virtual void send_result(Frame frame) { send(std::move(frame)); }
   /// Bytes queued and not yet written (replays wait for it to drain).
   virtual size_t queued_bytes() const = 0;
   /// Sends a close frame with @p code after what is being written, then drops the connection.

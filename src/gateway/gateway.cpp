@@ -81,7 +81,7 @@ std::shared_ptr<Client> Gateway::open(int worker, std::string user, std::string 
       previous->close(kCloseSessionTakenOver, "session taken over by a newer connection");
     });
   }
-  for (auto& frame : attached.pending) client->send(frame);
+  for (auto& frame : attached.pending) client->send_result(frame);
   return client;
 }
 
@@ -102,6 +102,12 @@ void Gateway::on_close(const std::shared_ptr<Client>& client) {
     }
   }
   Metrics::global().connections_open--;
+}
+
+void Gateway::return_results(const std::shared_ptr<Client>& client, std::vector<Frame> results) {
+  // The connection is on its way out: from now on the registry keeps what is routed to it.
+  client->closing = true;
+  for (auto& frame : results) replies_.route(client->user, client->session, frame);
 }
 
 void Gateway::shutdown() {

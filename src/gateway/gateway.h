@@ -52,6 +52,8 @@ class Gateway {
   void on_frame(const std::shared_ptr<Client>& client, std::string_view text);
   /// The connection is gone (closed, failed or taken over).
   void on_close(const std::shared_ptr<Client>& client);
+  /// Results @p client's transport dropped unsent: they go to its session after all.
+  void return_results(const std::shared_ptr<Client>& client, std::vector<Frame> results);
 
   /// Closes every connection with 1001 (going away); returns at once, the closes follow.
   void shutdown();

@@ -156,6 +156,8 @@ std::string metrics_text() {
   };
   counter("connections_open", "WebSocket connections open now.", m.connections_open.load(),
           "gauge");
+  counter("commands_inflight", "Commands admitted and not answered yet.",
+          m.commands_inflight.load(), "gauge");
   counter("connections_total", "WebSocket connections accepted.", m.connections_total.load());
   counter("commands_total", "Commands received.", m.commands_total.load());
   counter("command_errors_total", "Commands answered with an error.",

@@ -22,7 +22,7 @@ void Replies::deliver(const CommandPtr& cmd, Frame frame) {
   if (cmd->timer) cmd->timer->cancel();
   if (on_answered_) on_answered_(cmd);
   const auto& client = cmd->client;
-  if (client->open && !client->taken_over && !client->closing) return client->send(frame);
+  if (client->open && !client->taken_over && !client->closing) return client->send_result(frame);
   // The connection dropped or was taken over while the command was in flight: the result goes
   // to its session's current connection, or waits for it.
   route(client->user, client->session, frame);
@@ -33,7 +33,9 @@ void Replies::route(const std::string& user, const std::string& session, const F
   if (!current) return;  // kept for the session's return
   pool_.post(current->worker, [this, current, user, session, frame] {
     // It may have started closing since: then the session keeps the result after all.
-    if (current->open && !current->closing && !current->taken_over) return current->send(frame);
+    if (current->open && !current->closing && !current->taken_over) {
+      return current->send_result(frame);
+    }
     route(user, session, frame);
   });
 }

@@ -25,10 +25,11 @@ class Replies {
   void ok(const CommandPtr& cmd, boost::json::object fields = {});
   void error(const CommandPtr& cmd, const Error& e);
 
+  /// A result to the session's current connection, or kept by the registry for its return.
+  void route(const std::string& user, const std::string& session, const Frame& frame);
+
  private:
   void deliver(const CommandPtr& cmd, Frame frame);
-  /// To the session's current connection, or kept by the registry for its return.
-  void route(const std::string& user, const std::string& session, const Frame& frame);
   void dead_letter(const CommandPtr& cmd, const std::string& reason);
 
   Services& s_;

@@ -660,8 +660,25 @@ async def busy_reader(server: ParleyServer, room: str, n: int):
     await half_close(loader)
 
 
+async def commands_idle(server: ParleyServer, timeout: float = 120.0):
+    """Return once no command of any connection awaits its result (`parley_commands_inflight`
+    in /metrics). Commands of a dropped connection still run: each gets its result, for the
+    session; a connection has at most 4 reads in flight, the rest wait their turn."""
+    deadline = time.monotonic() + T(timeout)
+    while True:
+        text = server.http("GET", "/metrics").text
+        value = next(int(line.split()[-1]) for line in text.splitlines()
+                     if line.startswith("parley_commands_inflight "))
+        if value == 0:
+            return
+        assert time.monotonic() < deadline, f"{value} commands still in flight"
+        await asyncio.sleep(0.05)
+
+
 async def reader_idle(server: ParleyServer, room: str):
-    """Return once the storage reader has done everything queued before this call."""
+    """Return once every command admitted before this call is answered and the storage reader
+    has done everything queued before this call."""
+    await commands_idle(server)
     probe = await server.connect("reader-probe")
     await probe.ok("history", room=room, limit=1, timeout=120)
     await probe.close()

@@ -8,8 +8,9 @@ import asyncio
 import contextlib
 import json
 import socket
+import struct
 
-from conftest import IS_ASAN, T, busy_reader, fill_room, half_close, reader_idle, run
+from conftest import IS_ASAN, RawWs, T, busy_reader, fill_room, half_close, read_history, reader_idle, run
 
 
 @contextlib.contextmanager
@@ -151,3 +152,72 @@ def test_results_kept_for_dropped_sessions_are_bounded(server):
         assert got_bytes <= (1 << 20) * 1.01, f"backlog of {len(got)} results, {got_bytes} bytes"
 
     run(main(), timeout=300)
+
+
+def test_results_queued_when_closed_as_slow_consumer_reach_the_session(server_factory):
+    """A connection closed with 1008 loses its queued messages (it resumes them with `since`),
+    but not its queued results: those go to its session, so every command the server read gets
+    exactly one result, on the old connection or on the session's next one."""
+    s = server_factory(["--send-queue-bytes", "1048576", "--rate-per-sec", "100000",
+                        "--rate-burst", "100000"])
+    session = "alice-slow-consumer-1"
+
+    def slow_closes() -> int:
+        text = s.http("GET", "/metrics").text
+        return int(next(l.split()[-1] for l in text.splitlines()
+                        if l.startswith("parley_slow_consumer_closes_total")))
+
+    async def main():
+        bob = await s.connect("bob")
+        await bob.ok("create_room", room="flood")
+        # Alice's connection never reads, with a tiny receive buffer: once the kernel's buffers
+        # are full, what the server writes her piles up in its send queue until the 1008.
+        raw = RawWs(s.port, f"/ws?token={s.token('alice')}&session={session}", rcvbuf=4096)
+        raw.send_text(json.dumps({"type": "join", "id": "j", "room": "flood"}))
+        sent, text = [], "x" * 4000
+        for i in range(2000):
+            # Her sends' results are interleaved with the flood in her queue: at the 1008 dozens
+            # of them are queued, and must not be lost with the messages.
+            raw.send_text(json.dumps({"type": "send", "id": f"a{i:04d}", "room": "flood",
+                                      "text": f"a{i:04d}"}))
+            sent.append(f"a{i:04d}")
+            ids = [await bob.cmd_nowait("send", room="flood", text=text) for _ in range(4)]
+            for rid in ids:
+                assert (await bob.result(rid))["ok"]
+            if i % 20 == 19 and slow_closes() > 0:
+                break
+        else:
+            raise AssertionError("alice was never closed as a slow consumer")
+        # What had reached alice's socket before the close: she reads it all now.
+        old = []
+        raw.sock.settimeout(T(20))
+        try:
+            while True:
+                op, data = raw.read_frame()
+                if op == 0x8:
+                    break
+                f = json.loads(data) if op == 0x1 else {}
+                if f.get("type") == "result" and f["id"] != "j":
+                    old.append(f["id"])
+        except (EOFError, OSError):
+            pass
+        raw.close()
+        # The session's next connection gets the rest: the results the server still held.
+        back = await s.connect("alice", session=session)
+        new = []
+        while True:
+            try:
+                f = await back.next_frame("result", timeout=T(1.5))
+            except AssertionError:
+                break
+            new.append(f["id"])
+        got = old + new
+        assert len(got) == len(set(got)), f"a result came twice: {sorted(got)}"
+        # Every send the server applied (it is in the room's history) had its result delivered.
+        stored = {m["text"] for m in await read_history(back, "flood") if m["from"] == "alice"}
+        missing = sorted(stored - set(got))
+        assert stored, "none of alice's sends was applied"
+        assert not missing, f"results lost at the 1008: {missing} ({len(old)} old, {len(new)} new)"
+        print(f"slow consumer: {len(old)} results on the old connection, {len(new)} handed on")
+
+    run(main(), timeout=120)

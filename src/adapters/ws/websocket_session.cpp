@@ -124,12 +124,48 @@ void WebSocketSession::on_error(uint16_t code, std::string_view why) {
 // ---- writing --------------------------------------------------------------------------------
 
 void WebSocketSession::send(Frame frame) {
-  if (state_ != State::open) return;
+  enqueue(ws::Opcode::text, std::move(frame), false);
+}
+
+void WebSocketSession::send_result(Frame frame) {
+  enqueue(ws::Opcode::text, std::move(frame), true);
+}
+
+void WebSocketSession::enqueue(ws::Opcode op, Frame frame, bool result) {
+  if (state_ != State::open) {
+    // Closing: a result still has a home, the session.
+    if (result && client_) gateway_.return_results(client_, {std::move(frame)});
+    return;
+  }
   // The header counts too: what is queued is what the socket will be sent.
   if (queued_bytes_ + header_size(frame->size()) + frame->size() > max_queue_bytes_) {
+    if (result && client_) gateway_.return_results(client_, {std::move(frame)});
     return close_slow_consumer();
   }
-  queue(ws::Opcode::text, std::move(frame));
+  queue(op, std::move(frame));
+  queue_.back().result = result;
+}
+
+void WebSocketSession::return_unwritten_results(size_t written) {
+  // A write that failed (the peer reset, or the hard close cut a stalled one) wrote a prefix
+  // of its frames: a result not wholly in that prefix never reached the client.
+  std::vector<Frame> results;
+  size_t end = 0;
+  for (const auto& out : writing_) {
+    end += out.header_len + out.payload->size();
+    if (out.result && end > written) results.push_back(out.payload);
+  }
+  if (!results.empty() && client_) gateway_.return_results(client_, std::move(results));
+}
+
+void WebSocketSession::return_unsent_results() {
+  std::vector<Frame> results;
+  for (auto& out : queue_) {
+    queued_bytes_ -= out.header_len + out.payload->size();
+    if (out.result) results.push_back(std::move(out.payload));
+  }
+  queue_.clear();
+  if (!results.empty() && client_) gateway_.return_results(client_, std::move(results));
 }
 
 void WebSocketSession::close_slow_consumer() {
@@ -203,22 +239,24 @@ void WebSocketSession::do_write() {
     buffers_.push_back(asio::buffer(*out.payload));
   }
   write_in_flight_ = true;
-  asio::async_write(socket_, buffers_,
-                    [self = shared_from_this(), bytes](boost::system::error_code ec, size_t) {
-                      self->write_in_flight_ = false;
-                      self->queued_bytes_ -= bytes;
-                      self->writing_.clear();
-                      self->buffers_.clear();
-                      if (ec || self->state_ == State::closed) return self->finish();
-                      if (self->has_output()) return self->schedule_flush();
-                      if (self->close_queued_) {
-                        // Our close frame is out: no more data from us. The client's close frame
-                        // (or its hang-up, or the hard-close timer) ends the connection.
-                        boost::system::error_code ignored;
-                        self->socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-                        if (self->parser_.done()) self->finish();
-                      }
-                    });
+  asio::async_write(
+      socket_, buffers_,
+      [self = shared_from_this(), bytes](boost::system::error_code ec, size_t written) {
+        self->write_in_flight_ = false;
+        self->queued_bytes_ -= bytes;
+        if (ec) self->return_unwritten_results(written);
+        self->writing_.clear();
+        self->buffers_.clear();
+        if (ec || self->state_ == State::closed) return self->finish();
+        if (self->has_output()) return self->schedule_flush();
+        if (self->close_queued_) {
+          // Our close frame is out: no more data from us. The client's close frame
+          // (or its hang-up, or the hard-close timer) ends the connection.
+          boost::system::error_code ignored;
+          self->socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+          if (self->parser_.done()) self->finish();
+        }
+      });
 }
 
 // ---- closing --------------------------------------------------------------------------------
@@ -230,8 +268,7 @@ void WebSocketSession::close(uint16_t code, std::string reason) {
   // A slow consumer's backlog is dropped (it resumes with `since`); any other close first
   // flushes what is queued, results included. The close frame goes last.
   if (code == kClosePolicy) {
-    for (const auto& out : queue_) queued_bytes_ -= out.header_len + out.payload->size();
-    queue_.clear();
+    return_unsent_results();
     if (pong_pending_) queued_bytes_ -= kControlHeader + pong_.size();
     pong_.clear();
     pong_pending_ = false;
@@ -274,6 +311,8 @@ void WebSocketSession::finish() {
   hard_close_.cancel();
   boost::system::error_code ignored;
   socket_.close(ignored);
+  // What never reached the socket: results go to the session, the rest is dropped.
+  return_unsent_results();
   if (client_) gateway_.on_close(client_);
 }
 

@@ -31,6 +31,7 @@ class WebSocketSession final : public FrameSink,
 
   // FrameSink
   void send(Frame frame) override;
+  void send_result(Frame frame) override;
   size_t queued_bytes() const override { return queued_bytes_; }
   void close(uint16_t code, std::string reason) override;
 
@@ -51,6 +52,11 @@ class WebSocketSession final : public FrameSink,
   bool has_output() const { return pong_pending_ || !queue_.empty(); }
   void close_slow_consumer();
   void finish();
+  // Hands the results still in queue_ back to the gateway (for the session), then forgets them.
+  void return_unsent_results();
+  // The same for the results of a failed write that @p written bytes of did not cover.
+  void return_unwritten_results(size_t written);
+  void enqueue(ws::Opcode op, Frame payload, bool result);
 
   enum class State { open, closing, closed };
 
@@ -70,6 +76,7 @@ class WebSocketSession final : public FrameSink,
     Frame payload;
     std::array<uint8_t, 10> header;
     uint8_t header_len;
+    bool result = false;  // a command's result: never lost, handed back if dropped unsent
   };
   std::deque<Outgoing> queue_;     // waiting for the next write
   std::vector<Outgoing> writing_;  // in the write in flight
