@@ -49,7 +49,12 @@ def test_connections_per_user_are_capped(server_factory):
     async def main():
         token = s.token("alice")
         conns = [await s.connect(token=token, user="alice") for _ in range(5)]
-        assert await ws_status(s.ws_url(token)) == 429
+        rss0 = s.rss_kb()
+        # A flood of upgrades past the cap: each is refused before a WebSocket exists.
+        for _ in range(300):
+            assert await ws_status(s.ws_url(token)) == 429
+        growth_mb = (s.rss_kb() - rss0) / 1024
+        assert growth_mb < (20 if IS_ASAN else 5), f"RSS grew {growth_mb:.1f} MB over 300 refusals"
         # Another user is not affected by alice's connections.
         bob = await s.connect("bob")
         await bob.ok("ping")
@@ -88,6 +93,13 @@ def test_room_creation_is_quoted_per_user(server_factory):
         watcher = await s.connect("watcher")
         for i in range(5):
             await a.ok("create_room", room=f"r{i}")
+        rss0 = s.rss_kb()
+        # A flood past the quota: nothing is created, stored or announced.
+        ids = [await a.cmd_nowait("create_room", room=f"x{i}") for i in range(1000)]
+        for rid in ids:
+            assert (await a.result(rid))["error"]["code"] == "rate_limited"
+        growth_mb = (s.rss_kb() - rss0) / 1024
+        assert growth_mb < (20 if IS_ASAN else 5), f"RSS grew {growth_mb:.1f} MB over 1000 refusals"
         await a.err("create_room", "rate_limited", room="r5")
         # The refused room does not exist, and was not announced.
         await a.err("join", "not_found", room="r5")
