@@ -5,7 +5,7 @@
 namespace parley {
 
 namespace {
-constexpr size_t kMaxWaiting = 1024;  // commands queued behind a barrier
+constexpr size_t kMaxWaiting = 1024;  // commands waiting to start (barrier, read slots)
 }
 
 Admission::Admission(Services& services, WorkerPool& pool, Replies& replies)

@@ -20,12 +20,16 @@ void Replies::error(const CommandPtr& cmd, const Error& e) {
 void Replies::deliver(const CommandPtr& cmd, Frame frame) {
   cmd->answered = true;
   if (cmd->timer) cmd->timer->cancel();
-  if (on_answered_) on_answered_(cmd);
   const auto& client = cmd->client;
-  if (client->open && !client->taken_over && !client->closing) return client->send_result(frame);
-  // The connection dropped or was taken over while the command was in flight: the result goes
-  // to its session's current connection, or waits for it.
-  route(client->user, client->session, frame);
+  if (client->open && !client->taken_over && !client->closing) {
+    client->send_result(frame);
+  } else {
+    // The connection dropped or was taken over while the command was in flight: the result
+    // goes to its session's current connection, or waits for it.
+    route(client->user, client->session, frame);
+  }
+  // Last: the hook may start commands that waited behind this one, whose results follow it.
+  if (on_answered_) on_answered_(cmd);
 }
 
 void Replies::route(const std::string& user, const std::string& session, const Frame& frame) {
