@@ -7,7 +7,8 @@
 // - the same bytes fed whole and in pieces (as a socket delivers them, split where a hash of the
 //   input says) produce the same events: no state is lost between two calls of parse();
 // - each text message, framed again as a masked client frame (in two fragments when it can be),
-//   parses back to itself.
+//   parses back to itself; framed with a length in more bytes than it needs (RFC 6455 5.2: the
+//   minimal encoding is a MUST), it is refused with 1002.
 // Build: cmake -DPARLEY_FUZZ=ON (see cmake/fuzz.cmake); run: scripts/run-fuzz ws_frames_fuzz.
 #include <cstddef>
 #include <cstdint>
@@ -122,6 +123,20 @@ std::string client_frames(std::string_view text, size_t split, uint32_t key_bits
   return out;
 }
 
+// @p text as one masked client text frame whose length takes more bytes than it needs: 8 (every
+// message accepted here is under kMaxMessage < 65536 bytes), or 2 when it is under 126 bytes.
+std::string non_minimal_frame(std::string_view text, bool wide) {
+  std::string out;
+  out.push_back(static_cast<char>(0x80 | static_cast<uint8_t>(Opcode::text)));
+  int length_bytes = wide || text.size() >= 126 ? 8 : 2;
+  out.push_back(static_cast<char>(0x80 | (length_bytes == 8 ? 127 : 126)));
+  for (int i = length_bytes - 1; i >= 0; --i)
+    out.push_back(static_cast<char>((uint64_t{text.size()} >> (8 * i)) & 0xff));
+  out.append(4, '\0');  // an all-zero mask key: the payload goes as is
+  out.append(text);
+  return out;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -147,6 +162,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string frames = client_frames(e.data, hash % (e.data.size() + 1), uint32_t(hash >> 32));
     check(again.parse(frames, rec) == frames.size(), "re-framed message not consumed");
     check(rec.events.size() == 1 && rec.events[0] == e, "re-framed message parsed differently");
+
+    static_assert(kMaxMessage < 65536, "every accepted message must have a shorter encoding");
+    FrameParser strict(kMaxMessage);
+    Recorder refused;
+    strict.parse(non_minimal_frame(e.data, hash & 1), refused);
+    check(refused.events.size() == 1 && refused.events[0].kind == 'e' &&
+              refused.events[0].code == 1002,
+          "non-minimal length encoding accepted");
   }
   return 0;
 }

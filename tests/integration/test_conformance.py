@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import struct
+import time
 
 import pytest
 
@@ -198,6 +199,20 @@ def test_1_3_unmasked_client_frame_is_1002(conn):
 def test_1_4_length_with_top_bit_set_is_1002(conn):
     conn.send(struct.pack("!BBQ", 0x81, 0x80 | 127, 1 << 63) + b"\x00" * 4)
     assert conn.closed_with() == 1002
+
+
+@pytest.mark.parametrize("size,length_bytes", [(0, 2), (125, 2), (125, 8), (126, 8), (65535, 8)],
+                         ids=["1.5.1-0-in-16", "1.5.2-125-in-16", "1.5.3-125-in-64",
+                              "1.5.4-126-in-64", "1.5.5-65535-in-64"])
+def test_1_5_non_minimal_length_encoding_is_1002(conn, size, length_bytes):
+    # RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the length".
+    payload = command(f"n{size}", size=size) if size else b""
+    conn.send(frame(OP_TEXT, command("before")), frame(OP_TEXT, payload, length_bytes=length_bytes),
+              frame(OP_PING, b"late"))
+    assert conn.result("before")["ok"] is True
+    assert conn.closed_with() == 1002
+    assert [t.get("id") for t in conn.texts] == ["before"]
+    assert not conn.pongs
 
 
 # ----------------------------------------------------------------------------------------------
@@ -448,3 +463,60 @@ def test_7_7_valid_close_codes_are_echoed(conn, code):
 def test_7_9_invalid_close_codes_are_1002(conn, code):
     conn.send(frame(OP_CLOSE, close_payload(code)))
     assert conn.closed_with() == 1002
+
+
+def test_7_13_close_after_a_protocol_error_survives_data_still_in_flight(srv):
+    # The bad frame is followed, in the same write, by ~200 KB the client had already sent. The
+    # server must read and drop those bytes before it closes its socket: closing with unread data
+    # sends a reset, which can destroy the close frame before the client has read it (Linux keeps
+    # data already received, other stacks drop it), so the end must be a FIN, never a reset.
+    for attempt in range(5):
+        c = Conn(srv)
+        try:
+            trailing = b"".join(frame(OP_TEXT, command(f"t{i}", size=1000)) for i in range(200))
+            try:
+                c.send(frame(OP_TEXT, command("unmasked"), mask=False), trailing)
+                op, data = c.next()
+                while op != OP_CLOSE:
+                    op, data = c.next()
+                assert close_code(data) == 1002, f"attempt {attempt}: {data!r}"
+                assert c.buf == b"" and c.sock.recv(1 << 16) == b"", f"attempt {attempt}: data after the close"
+            except (ConnectionResetError, BrokenPipeError, EOFError) as e:
+                pytest.fail(f"attempt {attempt}: the connection was reset: {e!r}")
+            time.sleep(0.1)  # a reset sent right after the FIN has arrived by now
+            err = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            assert err == 0, f"attempt {attempt}: the server reset the connection ({os.strerror(err)})"
+            assert not c.texts
+        finally:
+            c.close()
+
+
+def test_7_14_close_after_a_protocol_error_is_not_lost_behind_a_stalled_write(srv):
+    # As 7.13, but the close frame waits in the server behind output the client has not read yet
+    # (results of 3000 commands; a 4 KiB receive buffer): it is still in the server's send queue
+    # when its write completes. A socket closed then, with the trailing bytes unread, is reset and
+    # the close frame is discarded unsent.
+    w = RawWs(srv.port, f"/ws?token={srv.token('alice')}", rcvbuf=4096)
+    try:
+        op, data = w.read_frame()
+        assert op == OP_TEXT and json.loads(data)["type"] == "welcome", (op, data)
+        commands = b"".join(frame(OP_TEXT, command(f"s{i}")) for i in range(3000))
+        trailing = b"".join(frame(OP_TEXT, command(f"t{i}", size=1000)) for i in range(200))
+        try:
+            w.sock.sendall(commands + frame(OP_TEXT, command("bad"), mask=False) + trailing)
+        except (ConnectionResetError, BrokenPipeError) as e:
+            pytest.fail(f"reset while sending: {e!r}")
+        results = 0
+        try:
+            while True:
+                op, data = w.read_frame()
+                if op == OP_CLOSE:
+                    break
+                assert op == OP_TEXT, (op, data)
+                results += 1
+        except (ConnectionResetError, EOFError) as e:
+            pytest.fail(f"no close frame after {results} results, the connection was reset: {e!r}")
+        assert close_code(data) == 1002
+        assert results == 3000, f"{results} results: the close frame did not wait behind them"
+    finally:
+        w.close()

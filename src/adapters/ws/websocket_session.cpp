@@ -13,6 +13,11 @@ namespace {
 // A closing connection gets this long to flush its last write and close frame before its socket
 // is torn down: a client that never reads cannot hold the server's memory forever.
 constexpr auto kHardCloseAfter = std::chrono::seconds(15);
+// While closing, what the client still sends is read and dropped, up to this much: closing a
+// socket with unread data resets the connection, and the reset can destroy our close frame
+// (still in our send queue, or in the client's receive buffer on some stacks) before the client
+// reads it. Past this the client is not winding down, and its connection is torn down as it is.
+constexpr size_t kDrainWhileClosing = 256 * 1024;
 // Keepalive: ping a connection silent for a tick; drop it after three silent ticks.
 constexpr auto kKeepaliveTick = std::chrono::seconds(30);
 constexpr int kMaxIdleTicks = 3;
@@ -68,6 +73,11 @@ void WebSocketSession::read_available() {
     if (ec == asio::error::would_block || ec == asio::error::try_again) return do_read();
     if (ec || n == 0) return finish();
     got_data_ = true;
+    if (state_ == State::closing) {
+      drained_ += n;
+      if (drained_ > kDrainWhileClosing) return finish();
+    }
+    if (parser_.done()) continue;  // after a close frame or a protocol error: dropped unparsed
     std::string_view data(buffer.data(), n);
     if (in_.empty()) {
       // The common case: whole frames arrived; only a trailing partial frame is kept.
@@ -77,9 +87,11 @@ void WebSocketSession::read_available() {
       in_.append(data);
       in_.erase(0, parser_.parse(in_, *this));
     }
+    if (parser_.done()) in_.clear();
     if (in_.empty() && in_.capacity() > 4096) std::string().swap(in_);  // idle: give it back
-    // After a close or a protocol error nothing more is read; the close handshake ends it.
-    if (parser_.done() || state_ == State::closed) return;
+    // After a close frame or a protocol error nothing more is parsed, but reading goes on
+    // until the connection ends (see kDrainWhileClosing).
+    if (state_ == State::closed) return;
   }
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
     if (self->state_ != State::closed) self->read_available();
@@ -109,12 +121,15 @@ void WebSocketSession::on_ping(std::string_view payload) {
 }
 
 void WebSocketSession::on_close(uint16_t code) {
+  peer_closed_ = true;
   if (state_ == State::open) {
     // The client starts the closing handshake: answer with its code, then hang up.
     close(code == 1005 ? 1000 : code, "");
-  } else {
+  } else if (close_sent_) {
     finish();  // the answer to our own close frame
   }
+  // Otherwise the client's close crossed ours, which is still being written: the end of that
+  // write hangs up.
 }
 
 void WebSocketSession::on_error(uint16_t code, std::string_view why) {
@@ -250,11 +265,13 @@ void WebSocketSession::do_write() {
         if (ec || self->state_ == State::closed) return self->finish();
         if (self->has_output()) return self->schedule_flush();
         if (self->close_queued_) {
-          // Our close frame is out: no more data from us. The client's close frame
-          // (or its hang-up, or the hard-close timer) ends the connection.
+          // Our close frame is out: no more data from us. The client's close frame (or its
+          // hang-up, or the drain limit, or the hard-close timer) ends the connection. After a
+          // protocol error its close frame cannot be told apart: its FIN (or a limit) ends it.
+          self->close_sent_ = true;
           boost::system::error_code ignored;
           self->socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-          if (self->parser_.done()) self->finish();
+          if (self->peer_closed_) self->finish();
         }
       });
 }

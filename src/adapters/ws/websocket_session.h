@@ -91,6 +91,9 @@ class WebSocketSession final : public FrameSink,
   bool write_in_flight_ = false;
   bool flush_scheduled_ = false;  // in the worker's flush list
   bool close_queued_ = false;     // the close frame is in queue_ or writing_
+  bool close_sent_ = false;       // the close frame is written
+  bool peer_closed_ = false;      // the client's close frame arrived
+  size_t drained_ = 0;            // bytes read while closing (see kDrainWhileClosing)
   State state_ = State::open;
 
   boost::asio::steady_timer keepalive_;

@@ -66,12 +66,15 @@ size_t FrameParser::parse(std::string_view data, FrameHandler& handler) {
       if (avail < 4) break;
       len = (uint64_t{p[2]} << 8) | p[3];
       header = 4;
+      // RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the length".
+      if (len < 126) return fail(1002, "non-minimal length encoding");
     } else if (len == 127) {
       if (avail < 10) break;
       len = 0;
       for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
       header = 10;
       if (len >> 63) return fail(1002, "length with its most significant bit set");
+      if (len <= 0xffff) return fail(1002, "non-minimal length encoding");
     }
     if (rsv) return fail(1002, "reserved bits set (no extension was negotiated)");
     if (!masked) return fail(1002, "client frames must be masked");

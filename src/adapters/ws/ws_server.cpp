@@ -92,7 +92,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                          Errc::too_large, "request header fields too large (limit 16 KiB)")),
                      false);
     }
-    if (ec) return;
+    // A client that hung up mid-request, a timeout, a reset: nobody to answer.
+    const auto& parse_errors = beast::error_code(http::error::bad_version).category();
+    if (ec == http::error::partial_message || (ec && ec.category() != parse_errors)) return;
+    // Any other parse error is a malformed request: a bad request line, method, target or
+    // version (Beast takes HTTP/1.0 and 1.1 only), a malformed header field or value, a bad
+    // Content-Length or chunk.
+    if (ec) return bad_request("malformed HTTP request: " + ec.message());
     if (parser_->get().target().size() > kMaxTarget) return uri_too_long();
     auto req = parser_->release();
     if (beast::websocket::is_upgrade(req)) return upgrade(std::move(req));
@@ -106,6 +112,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         self->respond(r.status, r.content_type, head ? std::string() : r.body, keep_alive);
       });
     });
+  }
+
+  void bad_request(const std::string& why) {
+    respond(400, "application/json", codec::http_error_body(make_error(Errc::bad_request, why)),
+            false);
   }
 
   void uri_too_long() {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace parley::ws {
@@ -136,6 +137,53 @@ TEST(FrameParser, ProtocolErrorsAre1002) {
     Recorder r;
     p.parse(c.data, r);
     EXPECT_EQ(r.errors, std::vector<uint16_t>{1002}) << c.name;
+  }
+}
+
+// A masked text frame whose length is written in @p length_bytes (2 or 8) extended length bytes,
+// whatever its size: a non-minimal encoding when the payload would fit a shorter one.
+std::string frame_with_length(std::string_view payload, int length_bytes) {
+  std::string f;
+  f.push_back(static_cast<char>(0x80 | static_cast<uint8_t>(Opcode::text)));
+  f.push_back(static_cast<char>(0x80 | (length_bytes == 2 ? 126 : 127)));
+  for (int i = length_bytes - 1; i >= 0; --i) {
+    f.push_back(static_cast<char>((uint64_t{payload.size()} >> (8 * i)) & 0xff));
+  }
+  f.append(4, '\0');  // an all-zero mask key: the payload goes as is
+  f.append(payload);
+  return f;
+}
+
+TEST(FrameParser, NonMinimalLengthEncodingsAre1002) {
+  // RFC 6455 5.2: "the minimal number of bytes MUST be used to encode the length".
+  for (auto [len, length_bytes] : std::vector<std::pair<size_t, int>>{
+           {0, 2}, {5, 2}, {125, 2}, {0, 8}, {125, 8}, {126, 8}, {65535, 8}}) {
+    FrameParser p(1 << 20);
+    Recorder r;
+    std::string data = frame_with_length(std::string(len, 'a'), length_bytes) +
+                       client_frame(Opcode::ping, "after");
+    EXPECT_EQ(p.parse(data, r), data.size()) << len << " in " << length_bytes;
+    EXPECT_EQ(r.errors, std::vector<uint16_t>{1002}) << len << " in " << length_bytes;
+    EXPECT_TRUE(r.texts.empty() && r.pings.empty()) << len << " in " << length_bytes;
+    EXPECT_TRUE(p.done());
+  }
+  // Refused from the length bytes alone, before the mask key and the payload arrive.
+  FrameParser p(1 << 20);
+  Recorder r;
+  p.parse(frame_with_length("abc", 8).substr(0, 10), r);
+  EXPECT_EQ(r.errors, std::vector<uint16_t>{1002});
+}
+
+TEST(FrameParser, MinimalLengthEncodingsAtTheBoundariesAreAccepted) {
+  for (auto [len, length_bytes] :
+       std::vector<std::pair<size_t, int>>{{126, 2}, {65535, 2}, {65536, 8}}) {
+    FrameParser p(1 << 20);
+    Recorder r;
+    std::string data = frame_with_length(std::string(len, 'a'), length_bytes);
+    EXPECT_EQ(p.parse(data, r), data.size()) << len;
+    EXPECT_TRUE(r.errors.empty()) << len;
+    ASSERT_EQ(r.texts.size(), 1u) << len;
+    EXPECT_EQ(r.texts[0].size(), len);
   }
 }
 
