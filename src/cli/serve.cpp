@@ -137,11 +137,6 @@ int run_serve(const ServeOptions& o) {
                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   Limits limits = o.limits;
-  // A reconnecting session gets its welcome, then the results kept for it: they must fit in its
-  // send queue, or it would be closed as a slow consumer before it read a thing.
-  SessionLimits session_limits = o.sessions;
-  session_limits.max_pending_bytes_per_session =
-      std::min(session_limits.max_pending_bytes_per_session, limits.send_queue_bytes / 2);
   limits.token_ttl_ms = o.token_ttl_s * 1000;
   Services services(limits);
   services.clock = std::make_shared<SystemClock>();
@@ -163,8 +158,7 @@ int run_serve(const ServeOptions& o) {
   services.directory.load(storage->load_rooms());
 
   WorkerPool pool(threads);
-  Gateway gateway(services, pool, o.instance.empty() ? default_instance() : o.instance,
-                  session_limits);
+  Gateway gateway(services, pool, o.instance.empty() ? default_instance() : o.instance, o.sessions);
   HttpApi api(services);
   WsServer server(gateway, api, pool);
   gateway.start();

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "adapters/sqlite/sqlite_storage.h"
 #include "app/services.h"
 #include "gateway/session_registry.h"
 
@@ -23,8 +24,9 @@ struct ServeOptions {
   int64_t token_ttl_s = 24 * 3600;
   Limits limits;
   SessionLimits sessions;
-  size_t storage_queue_jobs = 65536;  // each of the writer's and the reader's queues
-  size_t storage_queue_bytes = size_t{64} << 20;
+  // Bounds of each of the storage writer's and reader's queues: the adapter's defaults.
+  size_t storage_queue_jobs = SqliteOptions{}.write_queue_max_jobs;
+  size_t storage_queue_bytes = SqliteOptions{}.write_queue_max_bytes;
 };
 
 /// Adds the `serve` subcommand to @p app; @p opts receives its flags.

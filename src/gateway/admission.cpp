@@ -29,6 +29,7 @@ void Admission::on_frame(const std::shared_ptr<Client>& client, std::string_view
   auto cmd = std::make_shared<Command>();
   cmd->client = client;
   cmd->req = std::move(parsed).value();
+  cmd->op = find(cmd->req.op);
   cmd->frame_bytes = text.size();
   // Floods: a connection gets a bounded number of commands per second, and a bounded number
   // and size of commands awaiting their results (their bodies are held until answered).
@@ -61,15 +62,14 @@ void Admission::on_frame(const std::shared_ptr<Client>& client, std::string_view
   dispatch(cmd);
 }
 
-const Admission::Op* Admission::find(const CommandPtr& cmd) const {
-  auto it = ops_.find(cmd->req.op);
+const Admission::Op* Admission::find(std::string_view name) const {
+  auto it = ops_.find(name);
   return it == ops_.end() ? nullptr : &it->second;
 }
 
 bool Admission::must_wait(const Client& client, const CommandPtr& cmd) const {
   if (client.barrier) return true;
-  const Op* op = find(cmd);
-  return op && op->heavy && client.heavy_inflight >= kMaxReadsPerConnection;
+  return cmd->op && cmd->op->heavy && client.heavy_inflight >= kMaxReadsPerConnection;
 }
 
 void Admission::drain(Client& client) {
@@ -86,11 +86,10 @@ void Admission::drain(Client& client) {
 }
 
 void Admission::dispatch(const CommandPtr& cmd) {
-  const Op* found = find(cmd);
-  if (!found) {
+  if (!cmd->op) {
     return replies_.error(cmd, make_error(Errc::bad_request, "unknown op: " + cmd->req.op));
   }
-  const Op& op = *found;
+  const Op& op = *cmd->op;
   // An op applied right now: this is its deadline's last moment.
   if (cmd->deadline && !op.claims_deadline && !cmd->deadline->claim(s_.clock->steady_ms())) {
     return replies_.error(cmd,

@@ -13,22 +13,24 @@
 
 namespace parley {
 
+// How admission treats one op.
+struct OpSpec {
+  std::function<void(const CommandPtr&)> handler;
+  // Barriers (create_room, invite, dm) change rooms: later commands of the connection wait
+  // for their result, so "create, then join" works even pipelined.
+  bool barrier = false;
+  // Whether the op claims its deadline itself when it applies (send in the log's
+  // transaction, join and history when their read is back). Others claim at dispatch.
+  bool claims_deadline = false;
+  // Reads (join, history) bring a page back from storage: a connection has at most
+  // Admission::kMaxReadsPerConnection of them in flight, the rest wait, so what it can make the
+  // server hold in pages is bounded.
+  bool heavy = false;
+};
+
 class Admission {
  public:
-  using Handler = std::function<void(const CommandPtr&)>;
-  struct Op {
-    Handler handler;
-    // Barriers (create_room, invite, dm) change rooms: later commands of the connection wait
-    // for their result, so "create, then join" works even pipelined.
-    bool barrier = false;
-    // Whether the op claims its deadline itself when it applies (send in the log's
-    // transaction, join and history when their read is back). Others claim at dispatch.
-    bool claims_deadline = false;
-    // Reads (join, history) bring a page back from storage: a connection has at most
-    // kMaxReadsPerConnection of them in flight, the rest wait, so what it can make the server
-    // hold in pages is bounded.
-    bool heavy = false;
-  };
+  using Op = OpSpec;
   static constexpr size_t kMaxReadsPerConnection = 4;
 
   Admission(Services& services, WorkerPool& pool, Replies& replies);
@@ -41,7 +43,7 @@ class Admission {
 
  private:
   void dispatch(const CommandPtr& cmd);
-  const Op* find(const CommandPtr& cmd) const;
+  const Op* find(std::string_view name) const;
   bool must_wait(const Client& client, const CommandPtr& cmd) const;
   void drain(Client& client);
   void arm_deadline(const CommandPtr& cmd);

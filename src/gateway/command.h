@@ -12,10 +12,13 @@
 
 namespace parley {
 
+struct OpSpec;  // admission.h
+
 struct Command {
   std::shared_ptr<Client> client;
   codec::Request req;
-  size_t frame_bytes = 0;  // what it costs its connection's in-flight budget
+  const OpSpec* op = nullptr;  // its op's entry in admission's table, looked up once; null: unknown
+  size_t frame_bytes = 0;      // what it costs its connection's in-flight budget
   bool is_barrier = false;
   bool is_heavy = false;  // counted in its client's reads in flight
   bool counted = false;   // in its client's in-flight count and bytes

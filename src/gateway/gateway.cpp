@@ -1,15 +1,27 @@
 #include "gateway/gateway.h"
 
+#include <algorithm>
+
 #include "app/metrics.h"
 
 namespace parley {
+
+namespace {
+// A reconnecting session gets its welcome, then the results kept for it: they must fit in its
+// send queue, or it would be closed as a slow consumer before it read a thing.
+SessionLimits within_send_queue(SessionLimits limits, size_t send_queue_bytes) {
+  limits.max_pending_bytes_per_session =
+      std::min(limits.max_pending_bytes_per_session, send_queue_bytes / 2);
+  return limits;
+}
+}  // namespace
 
 Gateway::Gateway(Services& services, WorkerPool& pool, std::string instance,
                  SessionLimits session_limits)
     : s_(services),
       pool_(pool),
       instance_(std::move(instance)),
-      sessions_(session_limits),
+      sessions_(within_send_queue(session_limits, services.limits.send_queue_bytes)),
       fan_out_(std::make_shared<FanOut>(services, pool)),
       replies_(services, pool, sessions_),
       admission_(services, pool, replies_),

@@ -32,6 +32,8 @@ namespace parley {
 
 class Gateway {
  public:
+  /// The results kept per session are capped at half the send queue whatever @p session_limits
+  /// says, so a reconnecting session's backlog always fits behind its welcome.
   Gateway(Services& services, WorkerPool& pool, std::string instance,
           SessionLimits session_limits = {});
 

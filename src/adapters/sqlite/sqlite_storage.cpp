@@ -86,12 +86,14 @@ std::function<void(const Status&)> answer_now(Done done, Error error) {
   return [done = std::move(done), error = std::move(error)](const Status&) { done(error); };
 }
 
-// The answer of a job whose changes are kept: @p st once the batch committed, else the reason
-// it did not (a conflict seen inside a batch that then failed may be an artefact of that batch).
-std::function<void(const Status&)> after_commit(std::function<void(Status)> done, Status st) {
-  return [done = std::move(done), st = std::move(st)](const Status& outcome) {
+// The answer of a job whose changes are kept: @p answer once the batch committed, else the
+// reason it did not (a conflict or a duplicate seen inside a batch that then failed may be an
+// artefact of that batch).
+template <typename Done, typename Answer>
+std::function<void(const Status&)> after_commit(Done done, Answer answer) {
+  return [done = std::move(done), answer = std::move(answer)](const Status& outcome) mutable {
     if (!outcome) return done(outcome.error());
-    done(st);
+    done(std::move(answer));
   };
 }
 
@@ -322,11 +324,7 @@ SqliteStorage::Applied SqliteStorage::apply_append(sqlite::Db& db, AppendRequest
     if (!s) return fail(db_error(db, "prepare"));
     int rc = s->bind(1, req.room).bind(2, req.from).bind(3, req.client_msg_id).step();
     if (rc == SQLITE_ROW) {
-      Appended first{row_message(*s), true};
-      return Applied{true, [done = std::move(done), first](const Status& outcome) {
-                       if (!outcome) return done(outcome.error());
-                       done(first);
-                     }};
+      return Applied{true, after_commit(std::move(done), Appended{row_message(*s), true})};
     }
     if (rc != SQLITE_DONE) return fail(db_error(db, "select client_msg_id"));
   }
@@ -350,10 +348,7 @@ SqliteStorage::Applied SqliteStorage::apply_append(sqlite::Db& db, AppendRequest
   if (ins->step() != SQLITE_DONE) return fail(db_error(db, "insert message"));
   heads_[m.room] = m.seq;
   committed_.push_back(m);
-  return Applied{true, [done = std::move(done), m = std::move(m)](const Status& outcome) mutable {
-                   if (!outcome) return done(outcome.error());
-                   done(Appended{std::move(m), false});
-                 }};
+  return Applied{true, after_commit(std::move(done), Appended{std::move(m), false})};
 }
 
 void SqliteStorage::append(AppendRequest request, std::function<void(Result<Appended>)> done) {

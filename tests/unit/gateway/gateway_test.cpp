@@ -247,6 +247,18 @@ class GatewayTest : public ::testing::Test {
     });
     done.get_future().wait();
   }
+  // Answers the held page reads one by one until @p done holds, checking that never more than
+  // @p max_held are in progress; false after 5 s.
+  template <typename Done>
+  bool release_reads_until(Done done, size_t max_held) {
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      if (!log->release_one_read()) std::this_thread::sleep_for(1ms);
+      EXPECT_LE(log->reads_held(), max_held);
+    }
+    return true;
+  }
   // Sends @p n messages to the log directly (as other users on other connections would).
   void fill(int n) { log->commit(n); }
   static std::vector<int64_t> range(int64_t from, int64_t to) {
@@ -356,10 +368,8 @@ TEST_F(GatewayTest, AConnectionHasAtMostFourReadsInFlightTheRestWaitInOrder) {
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(log->reads_held(), 4u);
   EXPECT_FALSE(b.sink->result("after").has_value());
-  while (!b.sink->result("h5") || !b.sink->result("after")) {
-    if (!log->release_one_read()) std::this_thread::sleep_for(1ms);
-    EXPECT_LE(log->reads_held(), 4u);
-  }
+  ASSERT_TRUE(
+      release_reads_until([&] { return b.sink->result("h5") && b.sink->result("after"); }, 4));
   std::vector<std::string> reads;
   for (const auto& f : b.sink->frames()) {
     if (f.at("type") == "result" && f.at("id") != "after") {
@@ -383,13 +393,40 @@ TEST_F(GatewayTest, ReplaysOfOneConnectionRunOneAtATime) {
   ASSERT_TRUE(b.sink->wait_result("j-r3"));
   std::this_thread::sleep_for(50ms);
   EXPECT_EQ(log->reads_held(), 1u) << "replays of one connection ran side by side";
-  while (b.sink->seqs("r1").size() + b.sink->seqs("r2").size() + b.sink->seqs("r3").size() < 60) {
-    if (!log->release_one_read()) std::this_thread::sleep_for(1ms);
-    EXPECT_LE(log->reads_held(), 1u);
-  }
+  ASSERT_TRUE(release_reads_until(
+      [&] {
+        return b.sink->seqs("r1").size() + b.sink->seqs("r2").size() + b.sink->seqs("r3").size() >=
+               60;
+      },
+      1));
   EXPECT_EQ(b.sink->seqs("r1"), range(1, 20));
   EXPECT_EQ(b.sink->seqs("r2"), range(1, 20));
   EXPECT_EQ(b.sink->seqs("r3"), range(1, 20));
+}
+
+TEST_F(GatewayTest, FramesHeldByAllTheJoinsOfAConnectionAreBoundedTogether) {
+  for (const char* room : {"r1", "r2"}) {
+    f.add_room(room, RoomKind::public_room);
+    log->room = room;
+    fill(1);  // something to replay: the joins stay holding while their page reads wait
+  }
+  log->hold_reads = true;
+  auto b = open("bob", "bob-session-8");
+  frame(b, {{"type", "join"}, {"id", "j1"}, {"room", "r1"}, {"since", 0}});
+  frame(b, {{"type", "join"}, {"id", "j2"}, {"room", "r2"}, {"since", 0}});
+  ASSERT_TRUE(b.sink->wait_result("j2"));
+  // Each message frame is about 120 bytes: 8 per room fit under the bound alone, 16 do not.
+  f.services.limits.send_queue_bytes = 1500;
+  for (const char* room : {"r1", "r2"}) {
+    log->room = room;
+    fill(8);
+  }
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(b.sink->close_code(), std::optional<uint16_t>(kClosePolicy))
+      << "the joins of one connection held more than its send queue";
+  log->hold_reads = false;
+  while (log->release_one_read()) {
+  }
 }
 
 TEST_F(GatewayTest, AnotherUsersConnectionWithTheSameSessionIdTouchesNothing) {
