@@ -1,12 +1,13 @@
 # parley: the two commands (see README.md).
 #   make run    install dependencies, build, serve on 127.0.0.1:8080 with ./data
+#   make cluster  the same on a local cluster: Kafka, PostgreSQL, 3 instances, nginx on :8080
 #   make test   install dependencies, build Release and ASan+UBSan, run every test
 #               (and the fuzzers, built with clang in build-fuzz, for PARLEY_FUZZ_SECONDS each)
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 
-.PHONY: all deps build build-asan build-fuzz run test fuzz unit integration browser bench format clean
+.PHONY: all deps build build-asan build-fuzz run cluster test fuzz unit integration browser bench format clean
 
 all: build
 
@@ -34,6 +35,12 @@ build-fuzz: build-fuzz/CMakeCache.txt
 
 run: deps build
 	./build/parley serve --listen $(LISTEN) --data $(DATA)
+
+# A local cluster: a real Kafka (BROKERS), a throwaway PostgreSQL, three instances, a persister and
+# nginx on $(LISTEN) balancing them (scripts/cluster). Ctrl-C stops everything.
+BROKERS ?= 3
+cluster: deps build
+	./scripts/cluster start --brokers $(BROKERS) --listen $(LISTEN)
 
 test: deps build build-asan build-fuzz
 	./scripts/run-tests

@@ -11,8 +11,10 @@
 #include "app/ports/dead_letters.h"
 #include "app/ports/message_log.h"
 #include "app/ports/password_hasher.h"
+#include "app/ports/remote_presence.h"
 #include "app/ports/room_events.h"
 #include "app/ports/room_store.h"
+#include "app/ports/session_bus.h"
 #include "app/ports/token_signer.h"
 #include "app/ports/user_store.h"
 #include "app/presence.h"
@@ -54,7 +56,11 @@ struct Services {
   BlockingExecutorPtr blocking;
   RoomDirectory directory;
   Presence presence;
-  RoomEventsPtr events;    // set by the gateway, which owns the connections
+  RoomEventsPtr events;               // set by the gateway, which owns the connections
+  SessionBusPtr sessions;             // cluster only: results and sessions across instances
+  RemotePresencePtr remote_presence;  // cluster only: who is online on the other instances
+  // Whether this instance can serve now (/readyz); unset: it can if the log answers a read.
+  std::function<Status()> readiness;
   RateLimiter limiter;     // sends per user
   RateLimiter room_quota;  // room creations per user
 

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 
+#include "cli/kafka_mock.h"
+#include "cli/persist.h"
 #include "cli/serve.h"
 
 int main(int argc, char** argv) {
@@ -15,6 +17,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   parley::ServeOptions serve;
   auto* serve_cmd = parley::add_serve_command(app, serve);
+  parley::PersistOptions persist;
+  auto* persist_cmd = parley::add_persist_command(app, persist);
+  parley::KafkaMockOptions kafka_mock;
+  auto* kafka_mock_cmd = parley::add_kafka_mock_command(app, kafka_mock);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
@@ -23,6 +29,8 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
   try {
     if (serve_cmd->parsed()) return parley::run_serve(serve);
+    if (persist_cmd->parsed()) return parley::run_persist(persist);
+    if (kafka_mock_cmd->parsed()) return parley::run_kafka_mock(kafka_mock);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

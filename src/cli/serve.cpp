@@ -11,10 +11,9 @@
 #include <thread>
 
 #include "adapters/crypto/argon2_password_hasher.h"
-#include "adapters/crypto/jwt_token_signer.h"
-#include "adapters/sqlite/sqlite_storage.h"
 #include "adapters/ws/ws_server.h"
 #include "cli/system_clock.h"
+#include "cli/wiring.h"
 #include "gateway/gateway.h"
 #include "gateway/http_api.h"
 #include "runtime/thread_pool_executor.h"
@@ -24,10 +23,16 @@ namespace parley {
 
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
   auto* cmd =
-      app.add_subcommand("serve", "Run a chat server (single node: embedded SQLite storage)");
+      app.add_subcommand("serve",
+                         "Run a chat server: a single node with embedded SQLite storage, or with "
+                         "--kafka and --postgres a gateway instance of a cluster");
   cmd->add_option("--listen", o.listen, "HOST:PORT to listen on (port 0: any free port)")
       ->capture_default_str();
   cmd->add_option("--data", o.data, "Data directory (database, token key)")->capture_default_str();
+  add_cluster_flags(*cmd, o.cluster);
+  cmd->add_option("--token-key-file", o.token_key_file,
+                  "Cluster: the token signing key shared by every instance (default: kept in "
+                  "PostgreSQL)");
   cmd->add_option("--instance", o.instance, "Name of this instance (default: host name)");
   cmd->add_option("--threads", o.threads, "Worker threads (0: one per core)")
       ->capture_default_str();
@@ -90,9 +95,31 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
       ->capture_default_str();
   // A flag given twice takes its last value, so wrappers can append overrides.
   for (CLI::Option* opt : cmd->get_options()) {
-    if (opt->get_name() != "--help") opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    if (opt->get_name() != "--help" && opt->get_name() != "--kafka-config") {
+      opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    }
   }
   return cmd;
+}
+
+void add_cluster_flags(CLI::App& cmd, ClusterFlags& f) {
+  cmd.add_option("--kafka", f.kafka, "Cluster: Kafka bootstrap servers (host:port,...)");
+  cmd.add_option("--postgres", f.postgres, "Cluster: PostgreSQL conninfo");
+  cmd.add_option("--topic-prefix", f.topic_prefix,
+                 "Cluster: prefix of every topic (deployments sharing one Kafka)");
+  cmd.add_option("--kafka-config", f.kafka_config,
+                 "Cluster: a librdkafka property key=value (repeatable; producer./consumer./admin. "
+                 "prefixes apply to one kind of client)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  cmd.add_option("--kafka-partitions", f.partitions,
+                 "Cluster: partitions of the messages topic, if it is created")
+      ->capture_default_str();
+  cmd.add_option("--kafka-replication", f.replication,
+                 "Cluster: replication factor of created topics (0: min(3, brokers))")
+      ->capture_default_str();
+  cmd.add_option("--dedupe-window", f.dedupe_window,
+                 "Cluster: offsets per partition within which a client_msg_id is remembered")
+      ->capture_default_str();
 }
 
 namespace {
@@ -132,37 +159,26 @@ std::string default_instance() {
 int run_serve(const ServeOptions& o) {
   raise_fd_limit();
   auto [host, port] = split_host_port(o.listen);
-  std::filesystem::create_directories(o.data);
   int threads = o.threads > 0 ? o.threads
                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::string instance = o.instance.empty() ? default_instance() : o.instance;
 
   Limits limits = o.limits;
   limits.token_ttl_ms = o.token_ttl_s * 1000;
   Services services(limits);
   services.clock = std::make_shared<SystemClock>();
-  SqliteOptions storage_options{(std::filesystem::path(o.data) / "parley.db").string(),
-                                o.sync == "full"};
-  storage_options.write_queue_max_jobs = storage_options.read_queue_max_jobs = o.storage_queue_jobs;
-  storage_options.write_queue_max_bytes = storage_options.read_queue_max_bytes =
-      o.storage_queue_bytes;
-  auto storage = std::make_shared<SqliteStorage>(storage_options, services.clock);
-  services.log = storage;
-  services.rooms = storage;
-  services.users = storage;
-  services.dead_letters = storage;
   services.hasher = std::make_shared<Argon2PasswordHasher>(o.argon2_ops, o.argon2_mem_kib);
-  services.tokens = std::make_shared<JwtTokenSigner>(JwtTokenSigner::load_or_create_secret(
-      (std::filesystem::path(o.data) / "token.key").string()));
   auto blocking = std::make_shared<ThreadPoolExecutor>(2);
   services.blocking = blocking;
-  services.directory.load(storage->load_rooms());
+  Wiring storage =
+      o.cluster.enabled() ? wire_cluster(o, services, instance) : wire_embedded(o, services);
 
   WorkerPool pool(threads);
-  Gateway gateway(services, pool, o.instance.empty() ? default_instance() : o.instance, o.sessions);
+  Gateway gateway(services, pool, instance, o.sessions);
   HttpApi api(services);
   WsServer server(gateway, api, pool);
   gateway.start();
-  storage->start();
+  storage.start();
   pool.start();
   uint16_t bound = server.listen(host, port);
 
@@ -179,8 +195,8 @@ int run_serve(const ServeOptions& o) {
     server.stop();
   });
 
-  spdlog::info("parley {} serving on {}:{} with {} workers, data in {}, epoch {}",
-               gateway.instance(), host, bound, threads, o.data, storage->epoch());
+  spdlog::info("parley {} serving on {}:{} with {} workers, {}", gateway.instance(), host, bound,
+               threads, storage.description);
   std::printf("ready http://%s:%u\n", host.c_str(), bound);
   std::fflush(stdout);
   server.run();
@@ -191,7 +207,7 @@ int run_serve(const ServeOptions& o) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   pool.stop();
   blocking->stop();
-  storage->stop();
+  storage.stop();
   spdlog::info("stopped");
   return 0;
 }

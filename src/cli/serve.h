@@ -2,6 +2,7 @@
 // `parley serve`: flags, wiring of ports to adapters, and the serving loop.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "adapters/sqlite/sqlite_storage.h"
 #include "app/services.h"
@@ -13,7 +14,26 @@ class App;
 
 namespace parley {
 
+// The cluster's engines: given both, `serve` is a gateway instance of a cluster (Kafka is the log,
+// PostgreSQL the history and the accounts) instead of a single node with embedded storage.
+struct ClusterFlags {
+  std::string kafka;     // bootstrap servers
+  std::string postgres;  // libpq conninfo
+  std::string topic_prefix;
+  std::vector<std::string> kafka_config;  // key=value, passed to librdkafka
+  int partitions = 8;                     // of the messages topic, when it is created
+  int replication = 0;                    // 0: min(3, brokers)
+  int64_t dedupe_window = 100000;         // offsets per partition a client_msg_id is remembered
+
+  bool enabled() const { return !kafka.empty() || !postgres.empty(); }
+};
+
+/// Adds --kafka, --postgres, --topic-prefix, --kafka-config... to @p cmd.
+void add_cluster_flags(CLI::App& cmd, ClusterFlags& flags);
+
 struct ServeOptions {
+  ClusterFlags cluster;
+  std::string token_key_file;  // cluster: the shared token key (default: kept in PostgreSQL)
   std::string listen = "127.0.0.1:8080";
   std::string data = "./data";
   std::string instance;

@@ -34,6 +34,19 @@ Gateway::Gateway(Services& services, WorkerPool& pool, std::string instance,
 void Gateway::start() {
   s_.log->on_committed(
       [this](std::vector<Message> messages) { fan_out_->publish(std::move(messages)); });
+  if (!s_.sessions) return;
+  SessionBus::Handlers handlers;
+  handlers.result = [this](const std::string& user, const std::string& session, std::string f) {
+    replies_.route(user, session, make_frame(std::move(f)), true);
+  };
+  handlers.claimed = [this](const std::string& user, const std::string& session, int64_t at_ms) {
+    auto previous = sessions_.release(user, session, at_ms, s_.clock->steady_ms());
+    if (!previous) return;
+    pool_.post(previous->worker, [previous] {
+      previous->close(kCloseSessionTakenOver, "session taken over by a newer connection");
+    });
+  };
+  s_.sessions->subscribe(std::move(handlers));
 }
 
 Result<std::string> Gateway::authenticate(const std::string& token) const {
@@ -64,6 +77,7 @@ std::shared_ptr<Client> Gateway::open(int worker, std::string user, std::string 
   client->worker = worker;
   client->user = std::move(user);
   client->session = std::move(session);
+  client->opened_at_ms = s_.clock->now_ms();
   client->sink = std::move(sink);
   client->commands =
       TokenBucket(s_.limits.commands_per_second, s_.limits.command_burst, s_.clock->steady_ms());
@@ -94,6 +108,8 @@ std::shared_ptr<Client> Gateway::open(int worker, std::string user, std::string 
     });
   }
   for (auto& frame : attached.pending) client->send_result(frame);
+  // Other instances keep results for this session too, if it dropped there: they are told.
+  if (s_.sessions) s_.sessions->publish_claim(client->user, client->session, client->opened_at_ms);
   return client;
 }
 

@@ -140,6 +140,11 @@ void HttpApi::messages(const HttpRequest& req, std::function<void(HttpResponse)>
 }
 
 void HttpApi::readyz(std::function<void(HttpResponse)> done) {
+  if (s_.readiness) {
+    Status st = s_.readiness();
+    if (!st) return done(error_response(st.error()));
+    return done(json_response(200, {{"status", "ready"}}));
+  }
   // Ready when the storage answers a read.
   s_.log->head("", [done](Result<int64_t> r) {
     if (!r) return done(error_response(make_error(Errc::unavailable, "storage unreachable")));

@@ -32,15 +32,20 @@ void Replies::deliver(const CommandPtr& cmd, Frame frame) {
   if (on_answered_) on_answered_(cmd);
 }
 
-void Replies::route(const std::string& user, const std::string& session, const Frame& frame) {
+void Replies::route(const std::string& user, const std::string& session, const Frame& frame,
+                    bool from_bus) {
   auto current = sessions_.route(user, session, frame, s_.clock->steady_ms());
-  if (!current) return;  // kept for the session's return
-  pool_.post(current->worker, [this, current, user, session, frame] {
+  if (!current) {
+    // Kept for the session's return, here; it may come back through another instance.
+    if (!from_bus && s_.sessions && frame) s_.sessions->publish_result(user, session, *frame);
+    return;
+  }
+  pool_.post(current->worker, [this, current, user, session, frame, from_bus] {
     // It may have started closing since: then the session keeps the result after all.
     if (current->open && !current->closing && !current->taken_over) {
       return current->send_result(frame);
     }
-    route(user, session, frame);
+    route(user, session, frame, from_bus);
   });
 }
 

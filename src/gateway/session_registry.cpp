@@ -75,6 +75,24 @@ std::shared_ptr<Client> SessionRegistry::route(const std::string& user, const st
   return nullptr;
 }
 
+std::shared_ptr<Client> SessionRegistry::release(const std::string& user,
+                                                 const std::string& session, int64_t claimed_at_ms,
+                                                 int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  sweep(now_ms);
+  Key key{user, session};
+  auto it = sessions_.find(key);
+  if (it == sessions_.end()) return nullptr;
+  Entry& e = it->second;
+  auto current = e.current.lock();
+  if (current && current->opened_at_ms >= claimed_at_ms) return nullptr;  // the newer one
+  e.current.reset();
+  if (current) current->taken_over = true;
+  while (e.count > 0) pop_oldest(e, &e);
+  forget_if_idle(e, it->first);
+  return current;
+}
+
 size_t SessionRegistry::pending_bytes() const {
   std::lock_guard lock(mutex_);
   return total_bytes_;

@@ -60,6 +60,13 @@ class SessionRegistry {
   std::shared_ptr<Client> route(const std::string& user, const std::string& session,
                                 const Frame& frame, int64_t now_ms);
 
+  /// The session connected to another instance of the cluster at @p claimed_at_ms (wall
+  /// clock): the results kept here for it are dropped (that instance has them), and its
+  /// connection here, if it opened before that, is returned, marked taken over, for the caller
+  /// to close. A connection opened here after the claim is newer and stays.
+  std::shared_ptr<Client> release(const std::string& user, const std::string& session,
+                                  int64_t claimed_at_ms, int64_t now_ms);
+
   /// Bytes charged for the results kept (frames plus kResultOverhead each).
   size_t pending_bytes() const;
   /// Sessions remembered, connected or holding results.

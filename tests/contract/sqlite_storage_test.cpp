@@ -38,6 +38,22 @@ using testsupport::TempDir;
 
 // ---- the two implementations under contract ----------------------------------------------
 
+// What a room store's change feed said, and whether each change came before its caller's answer.
+struct RoomChanges {
+  std::mutex mutex;
+  std::vector<RoomChange> seen;
+  std::function<void(const RoomChange&)> sink() {
+    return [this](const RoomChange& c) {
+      std::lock_guard lock(mutex);
+      seen.push_back(c);
+    };
+  }
+  size_t size() {
+    std::lock_guard lock(mutex);
+    return seen.size();
+  }
+};
+
 class FakeEnv {
  public:
   static constexpr const char* kName = "Fake";
@@ -45,7 +61,9 @@ class FakeEnv {
   FakeEnv(std::shared_ptr<ManualClock> clock, Committed& committed)
       : log_(std::make_shared<fakes::FakeMessageLog>(std::move(clock))) {
     log_->on_committed(committed.sink());
+    rooms_.on_change(changes.sink());
   }
+  RoomChanges changes;
   MessageLog& log() { return *log_; }
   RoomStore& rooms() { return rooms_; }
   UserStore& users() { return users_; }
@@ -85,8 +103,13 @@ class SqliteEnv {
   void open() {
     storage_ = std::make_unique<SqliteStorage>(SqliteOptions{dir_.file("parley.db")}, clock_);
     storage_->on_committed(committed_.sink());
+    storage_->on_change(changes.sink());
   }
 
+ public:
+  RoomChanges changes;
+
+ private:
   TempDir dir_;
   std::shared_ptr<ManualClock> clock_;
   Committed& committed_;
@@ -128,7 +151,7 @@ class StorageContractTest : public ::testing::Test {
     return await<Status>([&](auto done) { env.rooms().create_room(room, if_absent, done); });
   }
   Status add_member(const std::string& room, const std::string& user) {
-    return await<Status>([&](auto done) { env.rooms().add_member(room, user, done); });
+    return await<Status>([&](auto done) { env.rooms().add_member(room, user, "alice", done); });
   }
   Status create_user(const std::string& name, const std::string& hash) {
     return await<Status>([&](auto done) { env.users().create_user(name, hash, done); });
@@ -482,6 +505,35 @@ TYPED_TEST(StorageContractTest, AddMemberIsDurableAndIdempotent) {
   auto loaded = this->loaded_room("secret");
   ASSERT_TRUE(loaded.has_value());
   EXPECT_EQ(loaded->members, (std::set<std::string>{"alice", "bob"}));
+}
+
+TYPED_TEST(StorageContractTest, TheChangeFeedHearsEveryChangeBeforeItsCallerAndNothingElse) {
+  auto& changes = this->env.changes;
+  Room lobby{"lobby", RoomKind::public_room, "alice", 1, {"alice"}};
+  size_t fed_before_answer = 0;
+  ASSERT_TRUE(await<Status>([&](auto done) {
+                this->env.rooms().create_room(lobby, false, [&, done](Status st) {
+                  fed_before_answer = changes.size();
+                  done(std::move(st));
+                });
+              }).ok());
+  EXPECT_EQ(fed_before_answer, 1u);
+  // A conflict, a dm that exists already and a failed add change nothing: nothing is fed.
+  EXPECT_FALSE(
+      this->create_room(Room{"lobby", RoomKind::public_room, "bob", 2, {"bob"}}, false).ok());
+  ASSERT_TRUE(this->create_room(Room{"dm:a:b", RoomKind::direct, "a", 3, {"a", "b"}}, true).ok());
+  ASSERT_TRUE(this->create_room(Room{"dm:a:b", RoomKind::direct, "b", 4, {"a", "b"}}, true).ok());
+  EXPECT_FALSE(this->add_member("nowhere", "bob").ok());
+  ASSERT_TRUE(this->add_member("lobby", "carol").ok());
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes.seen[0].kind, RoomChange::Kind::room_created);
+  EXPECT_EQ(changes.seen[0].room.name, "lobby");
+  EXPECT_EQ(changes.seen[0].room.members, std::set<std::string>{"alice"});
+  EXPECT_EQ(changes.seen[1].room.name, "dm:a:b");
+  EXPECT_EQ(changes.seen[1].room.created_by, "a");
+  EXPECT_EQ(changes.seen[2].kind, RoomChange::Kind::member_added);
+  EXPECT_EQ(changes.seen[2].room.name, "lobby");
+  EXPECT_EQ(changes.seen[2].member, "carol");
 }
 
 TYPED_TEST(StorageContractTest, AddMemberToAnUnknownRoomFails) {

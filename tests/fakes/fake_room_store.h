@@ -1,6 +1,7 @@
 #pragma once
 // RoomStore in memory. Answers synchronously, on the caller's thread. Like the SQLite store,
-// a member can only be added to a room that exists.
+// a member can only be added to a room that exists, and every change it makes reaches the change
+// feed before the caller's `done`. Rooms `put` by a test are not fed (made "elsewhere").
 #include <map>
 #include <mutex>
 #include <optional>
@@ -22,6 +23,7 @@ class FakeRoomStore final : public RoomStore {
 
   void create_room(Room room, bool if_absent, std::function<void(Status)> done) override {
     Status st = Ok{};
+    std::optional<RoomChange> change;
     {
       std::lock_guard lock(mutex_);
       ++creates_;
@@ -31,14 +33,18 @@ class FakeRoomStore final : public RoomStore {
         if (!if_absent) st = make_error(Errc::conflict, "room exists: " + room.name);
       } else {
         auto name = room.name;
-        rooms_.emplace(std::move(name), std::move(room));
+        rooms_.emplace(std::move(name), room);
+        change = RoomChange::created(std::move(room));
       }
     }
+    if (change && sink_) sink_(*change);
     done(std::move(st));
   }
 
-  void add_member(std::string room, std::string user, std::function<void(Status)> done) override {
+  void add_member(std::string room, std::string user, std::string /*invited_by*/,
+                  std::function<void(Status)> done) override {
     Status st = Ok{};
+    std::optional<RoomChange> change;
     {
       std::lock_guard lock(mutex_);
       auto it = rooms_.find(room);
@@ -47,11 +53,15 @@ class FakeRoomStore final : public RoomStore {
       } else if (it == rooms_.end()) {
         st = make_error(Errc::unavailable, "no such room: " + room);
       } else {
-        it->second.members.insert(std::move(user));
+        it->second.members.insert(user);
+        change = RoomChange::added(room, std::move(user));
       }
     }
+    if (change && sink_) sink_(*change);
     done(std::move(st));
   }
+
+  void on_change(std::function<void(const RoomChange&)> sink) override { sink_ = std::move(sink); }
 
   // Test controls.
   void put(Room room) {
@@ -83,6 +93,7 @@ class FakeRoomStore final : public RoomStore {
   std::map<std::string, Room> rooms_;
   std::optional<Error> fail_;
   int creates_ = 0;
+  std::function<void(const RoomChange&)> sink_;
 };
 
 }  // namespace parley::fakes

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "app/room_changes.h"
 #include "app/services.h"
 #include "fakes/fake_dead_letters.h"
 #include "fakes/fake_message_log.h"
@@ -41,6 +42,7 @@ struct FakeServices {
     services.tokens = tokens;
     services.blocking = blocking;
     services.events = events;
+    rooms->on_change([this](const RoomChange& c) { apply_room_change(services, c); });
   }
 
   /// A room known to both the store and the in-memory directory, as after start-up.

@@ -360,12 +360,27 @@ void SqliteStorage::append(AppendRequest request, std::function<void(Result<Appe
                });
 }
 
+void SqliteStorage::on_change(std::function<void(const RoomChange&)> sink) {
+  room_sink_ = std::move(sink);
+}
+
+std::function<void(Status)> SqliteStorage::feed_then(RoomChange change,
+                                                     std::function<void(Status)> done) {
+  return [this, change = std::move(change), done = std::move(done)](Status st) {
+    if (st && room_sink_) room_sink_(change);
+    done(std::move(st));
+  };
+}
+
 void SqliteStorage::create_room(Room room, bool if_absent, std::function<void(Status)> done) {
   size_t bytes = room.name.size() + room.created_by.size();
   for (const auto& user : room.members) bytes += user.size() + 64;  // + the set's node
+  // `feed` announces the change only if this job made it; `done` alone answers otherwise.
+  auto feed = feed_then(RoomChange::created(room), done);
   submit_write(
-      bytes, std::move(done),
-      [room = std::move(room), if_absent](sqlite::Db& db, auto& done) mutable {
+      bytes * 2, std::move(done),
+      [room = std::move(room), if_absent, feed = std::move(feed)](sqlite::Db& db,
+                                                                  auto& done) mutable {
         sqlite::StmtRef s = db.prepare(
             "INSERT INTO rooms(name, kind, created_by, created_at) "
             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO NOTHING");
@@ -388,13 +403,15 @@ void SqliteStorage::create_room(Room room, bool if_absent, std::function<void(St
             return Applied{false, answer_now(std::move(done), db_error(db, "insert member"))};
           }
         }
-        return Applied{true, after_commit(std::move(done), Ok{})};
+        return Applied{true, after_commit(std::move(feed), Ok{})};
       });
 }
 
-void SqliteStorage::add_member(std::string room, std::string user,
+void SqliteStorage::add_member(std::string room, std::string user, std::string /*invited_by*/,
                                std::function<void(Status)> done) {
   size_t bytes = room.size() + user.size();
+  // The change feed names the room only; the directory already knows its kind.
+  done = feed_then(RoomChange::added(room, user), std::move(done));
   submit_write(
       bytes, std::move(done),
       [room = std::move(room), user = std::move(user)](sqlite::Db& db, auto& done) mutable {

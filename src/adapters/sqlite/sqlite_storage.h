@@ -72,7 +72,9 @@ class SqliteStorage final : public MessageLog,
   // RoomStore
   std::vector<Room> load_rooms() override;
   void create_room(Room room, bool if_absent, std::function<void(Status)> done) override;
-  void add_member(std::string room, std::string user, std::function<void(Status)> done) override;
+  void add_member(std::string room, std::string user, std::string invited_by,
+                  std::function<void(Status)> done) override;
+  void on_change(std::function<void(const RoomChange&)> sink) override;
 
   // UserStore
   void create_user(std::string name, std::string password_hash,
@@ -129,6 +131,9 @@ class SqliteStorage final : public MessageLog,
   Applied apply_append(sqlite::Db& db, AppendRequest& req,
                        std::function<void(Result<Appended>)>& done);
   std::string new_msg_id();
+  // @p done, preceded by the change feed when the job succeeds (on the writer thread, after
+  // the commit: the directory knows the change before the caller hears of it).
+  std::function<void(Status)> feed_then(RoomChange change, std::function<void(Status)> done);
   Result<Page> read_page(const char* sql, const std::string& room, int64_t bound, int limit);
 
   SqliteOptions options_;
@@ -137,6 +142,7 @@ class SqliteStorage final : public MessageLog,
   std::unique_ptr<sqlite::Db> reader_db_;  // opened once the writer made the file WAL
   std::string epoch_;
   std::function<void(std::vector<Message>)> sink_;
+  std::function<void(const RoomChange&)> room_sink_;
 
   sqlite::JobQueue<WriteJob> writes_;
   sqlite::JobQueue<ReadJob> reads_;

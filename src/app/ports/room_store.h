@@ -1,6 +1,8 @@
 #pragma once
-// Durable rooms and memberships. The in-memory RoomDirectory is loaded from it at start-up
-// and changed only after the store has made a change durable.
+// The room catalog: durable rooms and memberships, with a change feed. The in-memory
+// RoomDirectory is loaded from it at start-up and then follows the feed: every change made
+// durable, here or (in a cluster) on any instance, reaches the sink, and a change made through
+// this store reaches it before the `done` of the call that made it.
 #include <functional>
 #include <memory>
 #include <string>
@@ -10,6 +12,20 @@
 #include "domain/room.h"
 
 namespace parley {
+
+struct RoomChange {
+  enum class Kind { room_created, member_added };
+  Kind kind = Kind::room_created;
+  Room room;           // room_created: the new room; member_added: its name (and kind)
+  std::string member;  // member_added
+
+  static RoomChange created(Room room) { return {Kind::room_created, std::move(room), {}}; }
+  static RoomChange added(std::string room, std::string user) {
+    RoomChange c{Kind::member_added, {}, std::move(user)};
+    c.room.name = std::move(room);
+    return c;
+  }
+};
 
 class RoomStore {
  public:
@@ -22,8 +38,13 @@ class RoomStore {
   /// (unless @p if_absent, then the existing room is kept and ok is returned).
   virtual void create_room(Room room, bool if_absent, std::function<void(Status)> done) = 0;
 
-  /// Adds @p user to the members of @p room (no-op if already one).
-  virtual void add_member(std::string room, std::string user, std::function<void(Status)> done) = 0;
+  /// Adds @p user to the members of @p room (no-op if already one), on @p invited_by's word:
+  /// a store that decides by itself (the cluster's log) checks that one may invite.
+  virtual void add_member(std::string room, std::string user, std::string invited_by,
+                          std::function<void(Status)> done) = 0;
+
+  /// Registers the sink of the change feed. Called once, before start.
+  virtual void on_change(std::function<void(const RoomChange&)> sink) = 0;
 };
 
 using RoomStorePtr = std::shared_ptr<RoomStore>;

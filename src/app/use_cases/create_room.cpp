@@ -23,10 +23,9 @@ void CreateRoom::handle(const Command& cmd, Done<Reply> done) {
             cmd.user,
             s_.clock->now_ms(),
             {cmd.user}};
-  s_.rooms->create_room(room, false, [this, room, done = std::move(done)](Status st) mutable {
+  // The directory learns the room, and everyone hears of it, through the store's change feed.
+  s_.rooms->create_room(room, false, [room, done = std::move(done)](Status st) mutable {
     if (!st) return done(st.error());
-    s_.directory.add_room(room);
-    if (room.is_public()) s_.events->room_created(room);
     done(std::move(room));
   });
 }

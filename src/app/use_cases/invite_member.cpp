@@ -18,9 +18,9 @@ void InviteMember::handle(const Command& cmd, Done<Reply> done) {
     if (!found) return done(found.error());
     if (!found->has_value())
       return done(make_error(Errc::not_found, "no such user: " + cmd.invitee));
-    s_.rooms->add_member(cmd.room, cmd.invitee, [this, cmd, done = std::move(done)](Status st) {
+    // The directory learns the member through the store's change feed.
+    s_.rooms->add_member(cmd.room, cmd.invitee, cmd.user, [done = std::move(done)](Status st) {
       if (!st) return done(st.error());
-      s_.directory.add_member(cmd.room, cmd.invitee);
       done(Reply{});
     });
   });

@@ -17,6 +17,7 @@ void OpenDm::handle(const Command& cmd, Done<Reply> done) {
     Room room{name, RoomKind::direct, cmd.user, s_.clock->now_ms(), {cmd.user, cmd.peer}};
     s_.rooms->create_room(room, true, [this, room, done = std::move(done)](Status st) mutable {
       if (!st) return done(st.error());
+      // Already stored but not yet followed here (made elsewhere): adopt it now.
       s_.directory.add_room(room);
       done(Reply{room.name});
     });

@@ -273,7 +273,7 @@ TEST_F(SqliteFaultTest, AJobThatFailsAloneDoesNotTakeTheBatchWithIt) {
   ASSERT_TRUE(gate.hold_writer(*storage, "gate-user"));
   Answers answers;
   storage->append(AppendRequest{"a", "alice", "one", "", nullptr}, answers.append("one"));
-  storage->add_member("no-such-room", "bob", answers.status("member"));  // foreign key
+  storage->add_member("no-such-room", "bob", "alice", answers.status("member"));  // foreign key
   storage->append(AppendRequest{"a", "alice", "two", "", nullptr}, answers.append("two"));
   gate.open();
   ASSERT_TRUE(answers.wait_all());

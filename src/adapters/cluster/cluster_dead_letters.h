@@ -1,0 +1,42 @@
+#pragma once
+// Dead letters of a cluster: each expired command is recorded in PostgreSQL's dead_letters
+// table and produced to the dlq topic, where operators' tools can follow them.
+#include <boost/json.hpp>
+#include <memory>
+#include <string>
+
+#include "adapters/kafka/kafka_config.h"
+#include "adapters/kafka/kafka_producer.h"
+#include "adapters/postgres/pg_store.h"
+#include "app/ports/dead_letters.h"
+
+namespace parley {
+
+class ClusterDeadLetters final : public DeadLetters {
+ public:
+  ClusterDeadLetters(std::string instance, KafkaOptions kafka,
+                     std::shared_ptr<KafkaProducer> producer, std::shared_ptr<PgStore> store)
+      : instance_(std::move(instance)),
+        kafka_(std::move(kafka)),
+        producer_(std::move(producer)),
+        store_(std::move(store)) {}
+
+  void record(DeadLetter letter) override {
+    boost::json::object value{{"instance", instance_},     {"session", letter.session},
+                              {"user", letter.user},       {"op", letter.op},
+                              {"payload", letter.payload}, {"reason", letter.reason},
+                              {"at_ms", letter.at_ms}};
+    // Fire and forget, like the single node's: a failure is logged by the producer.
+    (void)producer_->produce(kafka_.dlq(), letter.user, boost::json::serialize(value),
+                             [](const Delivery&) {});
+    store_->record(std::move(letter));
+  }
+
+ private:
+  std::string instance_;
+  KafkaOptions kafka_;
+  std::shared_ptr<KafkaProducer> producer_;
+  std::shared_ptr<PgStore> store_;
+};
+
+}  // namespace parley

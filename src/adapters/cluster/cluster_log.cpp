@@ -1,0 +1,497 @@
+#include "adapters/cluster/cluster_log.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "adapters/kafka/kafka_range_reader.h"
+#include "adapters/kafka/record_codec.h"
+
+namespace parley {
+
+namespace {
+
+constexpr int kStartTimeoutMs = 15000;
+constexpr int kTailReadTimeoutMs = 5000;
+
+std::string random_hex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : raw) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+// A send record read back from the log, as the message the fold made of it.
+Message message_of(const LogRecord& r, const Consumed& c) {
+  return Message{r.room, c.offset + 1, r.msg_id, r.user, r.text, c.timestamp_ms, r.client_msg_id};
+}
+
+}  // namespace
+
+ClusterLog::ClusterLog(ClusterLogOptions options, KafkaOptions kafka,
+                       std::shared_ptr<KafkaProducer> producer, std::shared_ptr<PgStore> store,
+                       ClockPtr clock, BlockingExecutorPtr readers)
+    : options_(std::move(options)),
+      kafka_(std::move(kafka)),
+      producer_(std::move(producer)),
+      store_(std::move(store)),
+      clock_(std::move(clock)),
+      readers_(std::move(readers)),
+      fold_(options_.dedupe_window) {}
+
+ClusterLog::~ClusterLog() {
+  stop();
+}
+
+void ClusterLog::load() {
+  auto epoch = store_->shared_setting("epoch", [] { return random_hex(8); });
+  if (!epoch) throw std::runtime_error("cannot read the cluster's epoch: " + epoch.error().message);
+  epoch_ = *epoch;
+
+  partitions_ = kafka_partition_count(producer_->handle(), kafka_.messages(), kStartTimeoutMs);
+  if (partitions_ <= 0) {
+    throw std::runtime_error("topic " + kafka_.messages() + " has no partitions (or no broker)");
+  }
+  std::vector<int32_t> all;
+  for (int32_t p = 0; p < partitions_; ++p) all.push_back(p);
+  auto snapshots = store_->load_snapshots(all, options_.dedupe_window);
+  if (!snapshots) {
+    throw std::runtime_error("cannot load the snapshot from PostgreSQL: " +
+                             snapshots.error().message);
+  }
+  std::map<int32_t, int64_t> start;
+  {
+    std::lock_guard lock(state_mu_);
+    for (auto& snap : *snapshots) {
+      start[snap.partition] = snap.next_offset;
+      rejected_floor_[snap.partition] = snap.next_offset;
+      folded_next_[snap.partition] = snap.next_offset;
+      for (const auto& [room, seq] : snap.heads) heads_[room] = seq;
+      loaded_rooms_.insert(loaded_rooms_.end(), snap.rooms.begin(), snap.rooms.end());
+      fold_.load(std::move(snap));
+    }
+  }
+  start_ = std::move(start);
+}
+
+void ClusterLog::follow() {
+  TailCallbacks callbacks;
+  callbacks.on_records = [this](std::vector<Consumed>&& batch) { fold_batch(std::move(batch)); };
+  callbacks.on_error = [](int32_t partition, Errc, const std::string& error) {
+    spdlog::error("log tail, partition {}: {}", partition, error);
+  };
+  tail_ = std::make_unique<KafkaTail>(kafka_, kafka_.messages(), start_, std::move(callbacks),
+                                      kStartTimeoutMs);
+  sweeper_ = std::thread([this] { sweep_loop(); });
+}
+
+void ClusterLog::stop() {
+  if (stopping_.exchange(true)) return;
+  if (sweeper_.joinable()) sweeper_.join();
+  if (tail_) tail_->stop();
+  // Whatever still waits is answered: nobody else will.
+  std::unordered_map<uint64_t, Pending> left;
+  {
+    std::lock_guard lock(pending_mu_);
+    left.swap(pending_);
+  }
+  for (auto& [request, p] : left) {
+    Error e = make_error(Errc::unavailable, "the server is shutting down");
+    if (p.on_send) p.on_send(e);
+    if (p.on_room) p.on_room(e);
+  }
+}
+
+bool ClusterLog::caught_up() const {
+  return tail_ && tail_->caught_up();
+}
+
+int32_t ClusterLog::partition_of(const std::string& room) const {
+  return kafka_partition_for_key(room, partitions_);
+}
+
+// ---- commands -----------------------------------------------------------------------------
+
+uint64_t ClusterLog::submit(Pending pending) {
+  std::lock_guard lock(pending_mu_);
+  uint64_t request = ++next_request_;
+  pending.record.origin = options_.origin;
+  pending.record.request = request;
+  pending.first_produced_ms = clock_->steady_ms();
+  pending_.emplace(request, std::move(pending));
+  return request;
+}
+
+void ClusterLog::produce(uint64_t request) {
+  std::string key;
+  std::string value;
+  {
+    std::lock_guard lock(pending_mu_);
+    auto it = pending_.find(request);
+    if (it == pending_.end()) return;
+    key = it->second.record.room;
+    value = encode_record(it->second.record);
+    if (it->second.record.deadline_ms != 0)
+      deadlines_.emplace(it->second.record.deadline_ms, request);
+  }
+  Status st = producer_->produce(kafka_.messages(), std::move(key), std::move(value),
+                                 [this, request](const Delivery& d) { on_delivery(request, d); });
+  if (!st) fail(request, st.error());
+}
+
+void ClusterLog::append(AppendRequest request, std::function<void(Result<Appended>)> done) {
+  Pending p;
+  p.record.kind = RecordKind::send;
+  if (request.deadline) {
+    int64_t now = clock_->steady_ms();
+    // From here on this log answers the deadline: the fold decides whether the record made it,
+    // by the broker's append time against the wall-clock deadline it carries.
+    if (!request.deadline->claim(now)) {
+      return done(make_error(Errc::timeout, "the command expired before it could be sent"));
+    }
+    p.record.deadline_ms = clock_->now_ms() + std::max<int64_t>(0, request.deadline->at_ms() - now);
+  }
+  p.record.room = std::move(request.room);
+  p.record.user = std::move(request.from);
+  p.record.text = std::move(request.text);
+  p.record.client_msg_id = std::move(request.client_msg_id);
+  p.record.msg_id = random_hex(8);
+  p.on_send = std::move(done);
+  produce(submit(std::move(p)));
+}
+
+void ClusterLog::create_room(Room room, bool if_absent, std::function<void(Status)> done) {
+  Pending p;
+  p.record.kind = room.kind == RoomKind::direct ? RecordKind::open_dm : RecordKind::create_room;
+  p.record.room = room.name;
+  p.record.user = room.created_by;
+  p.record.is_private = room.kind == RoomKind::private_room;
+  if (room.kind == RoomKind::direct) {
+    for (const auto& m : room.members) {
+      if (m != room.created_by) p.record.target = m;
+    }
+  }
+  p.if_absent = if_absent;
+  p.on_room = std::move(done);
+  produce(submit(std::move(p)));
+}
+
+void ClusterLog::add_member(std::string room, std::string user, std::string invited_by,
+                            std::function<void(Status)> done) {
+  Pending p;
+  p.record.kind = RecordKind::invite;
+  p.record.room = std::move(room);
+  p.record.target = std::move(user);
+  p.record.user = std::move(invited_by);
+  p.on_room = std::move(done);
+  produce(submit(std::move(p)));
+}
+
+void ClusterLog::on_delivery(uint64_t request, const Delivery& d) {
+  if (d.ok) {
+    std::lock_guard lock(pending_mu_);
+    auto it = pending_.find(request);
+    if (it != pending_.end()) it->second.delivered = true;
+    return;  // the fold answers
+  }
+  int64_t deadline_ms = 0;
+  int64_t produced = 0;
+  {
+    std::lock_guard lock(pending_mu_);
+    auto it = pending_.find(request);
+    if (it == pending_.end()) return;
+    deadline_ms = it->second.record.deadline_ms;
+    produced = it->second.first_produced_ms;
+    if (!d.not_persisted) {
+      // It may be in the log: only the fold can tell. The sweeper gives up on it later.
+      it->second.unknown_since = clock_->steady_ms();
+      return;
+    }
+  }
+  // Provably never appended: free to answer now.
+  if (deadline_ms != 0 && clock_->now_ms() > deadline_ms) {
+    return fail(request, make_error(Errc::timeout, "the log could not take it before its ttl"));
+  }
+  bool purged = d.code == Errc::timeout && d.error.find("PURGE") != std::string::npos;
+  if (purged && clock_->steady_ms() - produced < options_.unknown_outcome_ms) {
+    return produce(request);  // swept out with an expired neighbour: queue it again
+  }
+  fail(request, make_error(d.code == Errc::too_large ? Errc::too_large : Errc::unavailable,
+                           "the log is unavailable: " + d.error));
+}
+
+void ClusterLog::fail(uint64_t request, Error error) {
+  Pending p;
+  {
+    std::lock_guard lock(pending_mu_);
+    auto it = pending_.find(request);
+    if (it == pending_.end()) return;
+    p = std::move(it->second);
+    pending_.erase(it);
+  }
+  if (p.on_send) p.on_send(std::move(error));
+  if (p.on_room) p.on_room(std::move(error));
+}
+
+void ClusterLog::answer(uint64_t request, const Folded& f) {
+  Pending p;
+  {
+    std::lock_guard lock(pending_mu_);
+    auto it = pending_.find(request);
+    if (it == pending_.end()) return;
+    p = std::move(it->second);
+    pending_.erase(it);
+  }
+  using K = Folded::Kind;
+  if (p.on_send) {
+    switch (f.kind) {
+      case K::message:
+        return p.on_send(Appended{f.message, false});
+      case K::duplicate:
+        return p.on_send(Appended{f.message, true});
+      case K::expired:
+        return p.on_send(make_error(Errc::timeout, "the log took it after its ttl"));
+      default:
+        return p.on_send(f.error);
+    }
+  }
+  if (!p.on_room) return;
+  switch (f.kind) {
+    case K::room_created:
+    case K::member_added:
+      return p.on_room(Ok{});
+    case K::room_exists:
+      return p.on_room(p.if_absent ? Status(Ok{})
+                                   : Status(make_error(Errc::conflict, "room exists")));
+    case K::expired:
+      return p.on_room(make_error(Errc::timeout, "the log took it after its ttl"));
+    default:
+      if (f.error.code == Errc::conflict && p.if_absent) return p.on_room(Ok{});
+      return p.on_room(f.error);
+  }
+}
+
+// The broker may hold records long past their deadline while it is slow or away. Those still in
+// librdkafka's queue are purged (they provably never reach a broker, so `timeout` is safe);
+// those in flight are left to the fold. A record whose delivery failed but that may have been
+// appended is given up on after unknown_outcome_ms.
+void ClusterLog::sweep_loop() {
+  while (!stopping_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.sweep_interval_ms));
+    int64_t wall = clock_->now_ms();
+    int64_t steady = clock_->steady_ms();
+    bool overdue = false;
+    std::vector<uint64_t> unknown;
+    {
+      std::lock_guard lock(pending_mu_);
+      while (!deadlines_.empty() && deadlines_.begin()->first < wall) {
+        auto it = pending_.find(deadlines_.begin()->second);
+        if (it != pending_.end() && !it->second.delivered && it->second.unknown_since == 0) {
+          overdue = true;
+        }
+        deadlines_.erase(deadlines_.begin());
+      }
+      for (auto& [request, p] : pending_) {
+        if (p.unknown_since != 0 && steady - p.unknown_since > options_.unknown_outcome_ms) {
+          unknown.push_back(request);
+        }
+      }
+    }
+    if (overdue) producer_->purge_queued();
+    for (uint64_t request : unknown) {
+      fail(request, make_error(Errc::unavailable,
+                               "the log did not confirm the command; its outcome is unknown "
+                               "(a send may be retried with the same client_msg_id)"));
+    }
+  }
+}
+
+// ---- the fold -----------------------------------------------------------------------------
+
+void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
+  std::vector<Message> messages;
+  std::vector<std::pair<uint64_t, Folded>> answers;
+  std::vector<RoomChange> changes;
+  {
+    std::lock_guard lock(state_mu_);
+    for (const Consumed& c : batch) {
+      folded_next_[c.partition] = c.offset + 1;
+      auto record = decode_record(c.value);
+      if (!record) {
+        spdlog::warn("log partition {} offset {}: not a record ({}); skipped", c.partition,
+                     c.offset, record.error().message);
+        rejected_[c.partition].insert(c.offset);
+        continue;
+      }
+      auto outcome = fold_.apply(LogPosition{c.partition, c.offset, c.timestamp_ms}, *record);
+      if (!outcome) continue;
+      folded_.fetch_add(1, std::memory_order_relaxed);
+      switch (outcome->kind) {
+        case Folded::Kind::message:
+          heads_[outcome->message.room] = outcome->message.seq;
+          messages.push_back(outcome->message);
+          break;
+        case Folded::Kind::room_created:
+          changes.push_back(RoomChange::created(outcome->room));
+          rejected_[c.partition].insert(c.offset);
+          break;
+        case Folded::Kind::member_added:
+          changes.push_back(RoomChange::added(outcome->room.name, outcome->member));
+          rejected_[c.partition].insert(c.offset);
+          break;
+        default:
+          rejected_[c.partition].insert(c.offset);
+          break;
+      }
+      auto& rejected = rejected_[c.partition];
+      if (rejected.size() > options_.max_rejected_offsets) {
+        rejected_floor_[c.partition] = *rejected.begin() + 1;
+        rejected.erase(rejected.begin());
+      }
+      if (record->origin == options_.origin) answers.emplace_back(record->request, *outcome);
+    }
+  }
+  // The directory first, then the fan-out, then the senders: a sender that hears of its
+  // message can read it back, and a creator can join its room at once.
+  for (const auto& change : changes) {
+    if (room_sink_) room_sink_(change);
+  }
+  if (!messages.empty() && sink_) sink_(std::move(messages));
+  for (auto& [request, outcome] : answers) answer(request, outcome);
+}
+
+// ---- reads --------------------------------------------------------------------------------
+
+void ClusterLog::head(std::string room, std::function<void(Result<int64_t>)> done) {
+  int64_t seq = 0;
+  {
+    std::lock_guard lock(state_mu_);
+    auto it = heads_.find(room);
+    if (it != heads_.end()) seq = it->second;
+  }
+  done(seq);
+}
+
+void ClusterLog::trim_rejected(int32_t partition, int64_t persisted_next) {
+  std::lock_guard lock(state_mu_);
+  auto& rejected = rejected_[partition];
+  rejected.erase(rejected.begin(), rejected.lower_bound(persisted_next));
+}
+
+void ClusterLog::read_after(std::string room, int64_t after, int limit,
+                            std::function<void(Result<Page>)> done) {
+  store_->read_after(room, after, limit,
+                     [this, room, after, limit, done = std::move(done)](Result<PgPage> r) mutable {
+                       if (!r) return done(r.error());
+                       int64_t persisted = r->persisted_next_offset;
+                       trim_rejected(partition_of(room), persisted);
+                       Page page{std::move(r->messages), r->has_more};
+                       int64_t head_seq = 0;
+                       {
+                         std::lock_guard lock(state_mu_);
+                         auto it = heads_.find(room);
+                         if (it != heads_.end()) head_seq = it->second;
+                       }
+                       // PostgreSQL holds every offset below `persisted`: the rest, if the room has
+                       // any, is read from the log itself.
+                       int64_t from = std::max(persisted, after);
+                       if (page.has_more || static_cast<int>(page.messages.size()) >= limit ||
+                           head_seq - 1 < from) {
+                         return done(std::move(page));
+                       }
+                       tail_read(room, from, head_seq, limit, std::move(page), true,
+                                 std::move(done));
+                     });
+}
+
+void ClusterLog::read_before(std::string room, int64_t before, int limit,
+                             std::function<void(Result<Page>)> done) {
+  store_->read_before(
+      room, before, limit,
+      [this, room, before, limit, done = std::move(done)](Result<PgPage> r) mutable {
+        if (!r) return done(r.error());
+        int64_t persisted = r->persisted_next_offset;
+        trim_rejected(partition_of(room), persisted);
+        Page page{std::move(r->messages), r->has_more};
+        int64_t head_seq = 0;
+        {
+          std::lock_guard lock(state_mu_);
+          auto it = heads_.find(room);
+          if (it != heads_.end()) head_seq = it->second;
+        }
+        int64_t to = before > 0 ? std::min(head_seq, before - 1) : head_seq;
+        if (to - 1 < persisted) return done(std::move(page));
+        tail_read(room, persisted, to, limit, std::move(page), false, std::move(done));
+      });
+}
+
+// Reads the room's messages at offsets [from, to) from the log and merges them into @p page:
+// after it (forward, read_after) or as its newest part (read_before).
+void ClusterLog::tail_read(std::string room, int64_t from, int64_t to, int limit, Page page,
+                           bool forward, std::function<void(Result<Page>)> done) {
+  int32_t partition = partition_of(room);
+  {
+    std::lock_guard lock(state_mu_);
+    if (from < rejected_floor_[partition]) {
+      return done(make_error(Errc::unavailable,
+                             "this part of the history is not stored yet; retry shortly"));
+    }
+  }
+  readers_->run([this, room, from, to, limit, partition, forward, page = std::move(page),
+                 done = std::move(done)]() mutable {
+    KafkaRangeReader reader(kafka_, kafka_.messages());
+    auto records = reader.read(partition, from, to, kTailReadTimeoutMs);
+    if (!records) return done(records.error());
+    std::vector<Message> tail;
+    {
+      std::lock_guard lock(state_mu_);
+      const auto& rejected = rejected_[partition];
+      for (const Consumed& c : *records) {
+        if (c.key != room || rejected.count(c.offset) > 0) continue;
+        auto record = decode_record(c.value);
+        if (!record || record->kind != RecordKind::send) continue;
+        tail.push_back(message_of(*record, c));
+      }
+    }
+    if (forward) {
+      for (auto& m : tail) {
+        if (static_cast<int>(page.messages.size()) >= limit) {
+          page.has_more = true;
+          break;
+        }
+        page.messages.push_back(std::move(m));
+      }
+    } else {
+      // The newest `limit` of (stored, then tail), oldest first.
+      auto& all = page.messages;
+      all.insert(all.end(), std::make_move_iterator(tail.begin()),
+                 std::make_move_iterator(tail.end()));
+      if (static_cast<int>(all.size()) > limit) {
+        all.erase(all.begin(), all.end() - limit);
+        page.has_more = true;
+      }
+    }
+    done(std::move(page));
+  });
+}
+
+void ClusterLog::on_committed(std::function<void(std::vector<Message>)> sink) {
+  sink_ = std::move(sink);
+}
+
+std::vector<Room> ClusterLog::load_rooms() {
+  return loaded_rooms_;
+}
+
+void ClusterLog::on_change(std::function<void(const RoomChange&)> sink) {
+  room_sink_ = std::move(sink);
+}
+
+}  // namespace parley

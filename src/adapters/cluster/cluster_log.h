@@ -1,0 +1,148 @@
+#pragma once
+// The cluster's message log and room catalog: Kafka is the log, PostgreSQL the history.
+//
+// Every change is a record produced to the messages topic, keyed by its room. Every instance
+// tails every partition and folds each record with the same LogFold from the same snapshot, so
+// each instance decides alone, and all decide the same (log_fold.h). The origin of a record
+// answers its command when its own tail folds it: the result is then the cluster's decision
+// (a duplicate, a refusal, an expiry), not just the broker's acknowledgement.
+//
+// History comes from PostgreSQL up to what the persister stored, and from Kafka itself past it
+// (a short-lived reader seeks to the offset). Which of those records were messages is known
+// from the fold: the offsets it did not apply as messages are kept (rejected_) until the
+// persister passed them.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "adapters/kafka/consumed.h"
+#include "adapters/kafka/kafka_config.h"
+#include "adapters/kafka/kafka_producer.h"
+#include "adapters/kafka/kafka_tail.h"
+#include "adapters/postgres/pg_store.h"
+#include "app/cluster/log_fold.h"
+#include "app/ports/blocking_executor.h"
+#include "app/ports/clock.h"
+#include "app/ports/message_log.h"
+#include "app/ports/room_store.h"
+
+namespace parley {
+
+struct ClusterLogOptions {
+  std::string origin;              // this process: instance name + a per-start nonce
+  int64_t dedupe_window = 100000;  // offsets per partition a client_msg_id is remembered
+  // A record whose delivery failed after it may have reached a broker: its outcome is unknown
+  // until the fold sees it (or never does). Its command is answered `unavailable` after this.
+  int64_t unknown_outcome_ms = 30000;
+  // Records that waited this long past their deadline in librdkafka's queue are purged.
+  int64_t sweep_interval_ms = 50;
+  size_t max_rejected_offsets = 1 << 20;  // per partition, see rejected_
+};
+
+class ClusterLog final : public MessageLog, public RoomStore {
+ public:
+  ClusterLog(ClusterLogOptions options, KafkaOptions kafka, std::shared_ptr<KafkaProducer> producer,
+             std::shared_ptr<PgStore> store, ClockPtr clock, BlockingExecutorPtr readers);
+  ~ClusterLog() override;
+
+  /// Loads the fold's snapshot from PostgreSQL (rooms, heads, the dedupe window, the offsets it
+  /// stands for). Blocking; throws if PostgreSQL or Kafka cannot be reached (start-up).
+  void load();
+  /// Starts tailing the log from the snapshot. The sinks must be registered by then.
+  void follow();
+  void stop();
+
+  /// The tail has reached the end of the log as it was at start.
+  bool caught_up() const;
+  /// Records folded so far (a gauge, and a readiness hint).
+  uint64_t folded() const { return folded_.load(std::memory_order_relaxed); }
+
+  // MessageLog
+  void append(AppendRequest request, std::function<void(Result<Appended>)> done) override;
+  void read_after(std::string room, int64_t after, int limit,
+                  std::function<void(Result<Page>)> done) override;
+  void read_before(std::string room, int64_t before, int limit,
+                   std::function<void(Result<Page>)> done) override;
+  void head(std::string room, std::function<void(Result<int64_t>)> done) override;
+  void on_committed(std::function<void(std::vector<Message>)> sink) override;
+  std::string epoch() const override { return epoch_; }
+
+  // RoomStore
+  std::vector<Room> load_rooms() override;
+  void create_room(Room room, bool if_absent, std::function<void(Status)> done) override;
+  void add_member(std::string room, std::string user, std::string invited_by,
+                  std::function<void(Status)> done) override;
+  void on_change(std::function<void(const RoomChange&)> sink) override;
+
+ private:
+  // A command of this instance whose record is in the log (or on its way).
+  struct Pending {
+    LogRecord record;
+    std::function<void(Result<Appended>)> on_send;  // send
+    std::function<void(Status)> on_room;            // create_room, invite, open_dm
+    bool if_absent = false;
+    bool delivered = false;         // the broker acknowledged it
+    int64_t unknown_since = 0;      // steady ms: its delivery failed, it may be in the log
+    int64_t first_produced_ms = 0;  // steady ms
+  };
+
+  void produce(uint64_t request);
+  void on_delivery(uint64_t request, const Delivery& d);
+  void fold_batch(std::vector<Consumed>&& batch);
+  void answer(uint64_t request, const Folded& outcome);
+  void fail(uint64_t request, Error error);
+  void sweep_loop();
+  uint64_t submit(Pending pending);
+  int32_t partition_of(const std::string& room) const;
+  void tail_read(std::string room, int64_t from, int64_t to, int limit, Page page, bool forward,
+                 std::function<void(Result<Page>)> done);
+  void trim_rejected(int32_t partition, int64_t persisted_next);
+
+  ClusterLogOptions options_;
+  KafkaOptions kafka_;
+  std::shared_ptr<KafkaProducer> producer_;
+  std::shared_ptr<PgStore> store_;
+  ClockPtr clock_;
+  BlockingExecutorPtr readers_;
+  std::string epoch_;
+  std::vector<Room> loaded_rooms_;
+
+  std::function<void(std::vector<Message>)> sink_;
+  std::function<void(const RoomChange&)> room_sink_;
+
+  // Tail thread only.
+  LogFold fold_;
+  std::unique_ptr<KafkaTail> tail_;
+  std::map<int32_t, int64_t> start_;  // where the snapshot ends, per partition
+  int32_t partitions_ = 0;
+
+  // The commands waiting for their records: any thread.
+  std::mutex pending_mu_;
+  std::unordered_map<uint64_t, Pending> pending_;
+  std::multimap<int64_t, uint64_t> deadlines_;  // wall-clock deadline -> request
+  uint64_t next_request_ = 0;
+
+  // The fold's products, read by workers (head, replay) and written by the tail thread.
+  mutable std::mutex state_mu_;
+  std::unordered_map<std::string, int64_t> heads_;
+  // Per partition: offsets the fold did not apply as messages, from the persister's position
+  // on. A replay from Kafka skips them. Bounded: past the cap the oldest are dropped and the
+  // range before the newest dropped one can no longer be replayed from Kafka (unavailable).
+  std::map<int32_t, std::set<int64_t>> rejected_;
+  std::map<int32_t, int64_t> rejected_floor_;  // below this, rejected_ is incomplete
+  std::map<int32_t, int64_t> folded_next_;     // the next offset to fold, per partition
+
+  std::atomic<uint64_t> folded_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread sweeper_;
+};
+
+}  // namespace parley

@@ -1,0 +1,85 @@
+#include "adapters/cluster/session_bus.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+
+namespace parley {
+
+namespace json = boost::json;
+
+KafkaSessionBus::KafkaSessionBus(std::string instance, KafkaOptions kafka,
+                                 std::shared_ptr<KafkaProducer> producer, ClockPtr clock,
+                                 int64_t max_age_ms)
+    : instance_(std::move(instance)),
+      kafka_(std::move(kafka)),
+      producer_(std::move(producer)),
+      clock_(std::move(clock)),
+      max_age_ms_(max_age_ms) {}
+
+KafkaSessionBus::~KafkaSessionBus() {
+  stop();
+}
+
+void KafkaSessionBus::start() {
+  TailCallbacks callbacks;
+  callbacks.on_records = [this](std::vector<Consumed>&& records) {
+    on_records(std::move(records));
+  };
+  callbacks.on_error = [](int32_t partition, Errc, const std::string& error) {
+    spdlog::warn("results tail, partition {}: {}", partition, error);
+  };
+  tail_ = std::make_unique<KafkaTail>(kafka_, kafka_.results(), std::map<int32_t, int64_t>{},
+                                      std::move(callbacks));
+}
+
+void KafkaSessionBus::stop() {
+  if (tail_) tail_->stop();
+}
+
+void KafkaSessionBus::publish(const std::string& user, const std::string& session, const char* type,
+                              const std::string& frame, int64_t at_ms) {
+  json::object o{{"t", type}, {"o", instance_}, {"u", user}, {"s", session}, {"at", at_ms}};
+  if (!frame.empty()) o["f"] = frame;
+  Status st = producer_->produce(kafka_.results(), user + '\n' + session, json::serialize(o),
+                                 [](const Delivery&) {});
+  if (!st) spdlog::debug("session bus: not published: {}", st.error().message);
+}
+
+void KafkaSessionBus::publish_result(const std::string& user, const std::string& session,
+                                     const std::string& frame) {
+  publish(user, session, "r", frame, clock_->now_ms());
+}
+
+void KafkaSessionBus::publish_claim(const std::string& user, const std::string& session,
+                                    int64_t at_ms) {
+  publish(user, session, "c", {}, at_ms);
+}
+
+void KafkaSessionBus::on_records(std::vector<Consumed>&& records) {
+  int64_t now = clock_->now_ms();
+  for (const Consumed& c : records) {
+    if (now - c.timestamp_ms > max_age_ms_) continue;
+    boost::system::error_code ec;
+    json::value v = json::parse(c.value, ec);
+    if (ec || !v.is_object()) continue;
+    const json::object& o = v.as_object();
+    auto str = [&](const char* k) -> std::string {
+      const json::value* f = o.if_contains(k);
+      return f && f->is_string() ? std::string(f->as_string()) : std::string();
+    };
+    if (str("o") == instance_) continue;
+    std::string type = str("t");
+    std::string user = str("u");
+    std::string session = str("s");
+    if (user.empty() || session.empty()) continue;
+    if (type == "r" && handlers_.result) {
+      handlers_.result(user, session, str("f"));
+    } else if (type == "c" && handlers_.claimed) {
+      const json::value* at = o.if_contains("at");
+      handlers_.claimed(user, session, at && at->is_int64() ? at->as_int64() : c.timestamp_ms);
+    }
+  }
+}
+
+}  // namespace parley

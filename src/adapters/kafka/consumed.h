@@ -1,0 +1,17 @@
+#pragma once
+// One record read from a partition, as the consumers of this folder hand it over.
+#include <cstdint>
+#include <string>
+
+namespace parley {
+
+struct Consumed {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t timestamp_ms = 0;
+  bool log_append_time = false;  // timestamp_ms is the broker's append time
+  std::string key;
+  std::string value;
+};
+
+}  // namespace parley

@@ -1,0 +1,93 @@
+#pragma once
+// The one producer of an instance: idempotent (acks=all, enable.idempotence=true), so a retry
+// inside librdkafka never duplicates or reorders a record. produce() never blocks: a full
+// local queue is answered `unavailable` at once. Delivery reports are served by the producer's
+// own poll thread, which runs every on_delivery callback (keep them short; never call flush or
+// stop from one).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "adapters/kafka/kafka_config.h"
+#include "domain/errc.h"
+#include "domain/result.h"
+
+namespace parley {
+
+struct Delivery {
+  bool ok = false;
+  Errc code = Errc::internal;  // when !ok: timeout (message.timeout.ms, purged), too_large,
+                               // unavailable (anything else)
+  std::string error;           // librdkafka's name and text of the error
+  int32_t partition = -1;
+  int64_t offset = -1;
+  int64_t timestamp_ms = -1;
+  bool log_append_time = false;  // timestamp_ms is the broker's append time
+  // RD_KAFKA_MSG_STATUS_NOT_PERSISTED: the record provably never reached a broker (purged from
+  // the local queue, or refused before sending), so it will never be appended.
+  bool not_persisted = false;
+};
+
+using DeliveryCallback = std::function<void(const Delivery&)>;
+
+/// The partition the producer picks for a non-empty @p key among @p partitions (murmur2, the
+/// Java client's partitioner, configured as `partitioner=murmur2_random` by default).
+int32_t kafka_partition_for_key(std::string_view key, int32_t partitions);
+
+class KafkaProducer {
+ public:
+  /// Defaults: acks=all, enable.idempotence=true, linger.ms=2, message.timeout.ms=10000,
+  /// statistics.interval.ms=1000 (for reachable()); KafkaOptions::overrides win. Starts the
+  /// poll thread. Throws std::runtime_error on a bad property.
+  explicit KafkaProducer(const KafkaOptions& options);
+  ~KafkaProducer();
+  KafkaProducer(const KafkaProducer&) = delete;
+  KafkaProducer& operator=(const KafkaProducer&) = delete;
+
+  /// Enqueues one record. On success @p on_delivery runs exactly once, later, on the poll
+  /// thread. On failure (queue full: unavailable; too large: too_large; stopped: unavailable)
+  /// it is not called. Never blocks.
+  Status produce(const std::string& topic, std::string key, std::string value,
+                 DeliveryCallback on_delivery);
+
+  /// Drops every record still in the local queue (not yet handed to a broker): each comes back
+  /// through its callback with ok=false, code=timeout, not_persisted=true. In-flight records are
+  /// left alone (their outcome is unknown until the broker answers). Does not block.
+  void purge_queued();
+
+  /// A broker connection is up: librdkafka's statistics (every second) show one UP, or a record
+  /// was just acknowledged; false from the start until then and after "all brokers down".
+  /// A broker that is stopped but keeps its sockets open (SIGSTOP) counts as up until its
+  /// requests time out.
+  bool reachable() const { return reachable_.load(std::memory_order_relaxed); }
+  /// Asks for metadata (blocking, up to @p timeout_ms): true if a broker answered. Start-up only.
+  bool wait_reachable(int timeout_ms);
+
+  /// rd_kafka_outq_len: records not yet answered (queued, in flight, reports not yet served)
+  /// plus other librdkafka events waiting for the poll thread (statistics, errors).
+  int outstanding() const;
+  /// Waits until every record produced so far has been answered; false on timeout.
+  bool flush(int timeout_ms);
+  /// Flushes for up to @p flush_ms, purges what is left (queued and in flight, each answered
+  /// with an error), serves the last reports and joins the poll thread. Idempotent.
+  void stop(int flush_ms = 2000);
+
+  rd_kafka_t* handle() { return rk_.get(); }
+
+ private:
+  static void on_report(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  static int on_stats(rd_kafka_t* rk, char* json, size_t len, void* opaque);
+  void poll_loop();
+
+  KafkaHandlePtr rk_;
+  std::atomic<bool> reachable_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopped_{false};
+  std::thread poller_;
+};
+
+}  // namespace parley

@@ -1,0 +1,145 @@
+#include "adapters/kafka/kafka_tail.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "adapters/kafka/consumer_util.h"
+
+namespace parley {
+
+namespace {
+
+constexpr size_t kMaxBatch = 1000;
+
+Errc errc_of_consume(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
+    case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      return Errc::not_found;
+    default:
+      return Errc::unavailable;
+  }
+}
+
+}  // namespace
+
+KafkaTail::KafkaTail(const KafkaOptions& options, std::string topic,
+                     std::map<int32_t, int64_t> start, TailCallbacks callbacks, int timeout_ms)
+    : topic_(std::move(topic)), callbacks_(std::move(callbacks)) {
+  // group.id only because rd_kafka_assign needs one; the tail never joins the group and never
+  // commits.
+  auto conf = make_kafka_conf(options, KafkaClientKind::consumer,
+                              {{"group.id", "parley-tail"},
+                               {"enable.auto.commit", "false"},
+                               {"enable.auto.offset.store", "false"},
+                               {"enable.partition.eof", "true"},
+                               {"fetch.wait.max.ms", "10"},
+                               {"auto.offset.reset", "error"}});
+  rk_ = make_kafka_handle(RD_KAFKA_CONSUMER, std::move(conf));
+  rd_kafka_poll_set_consumer(rk_.get());
+
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto left = [&] {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    return std::max<int>(1, static_cast<int>(ms.count()));
+  };
+  partitions_ = kafka_partition_count(rk_.get(), topic_, timeout_ms);
+  if (partitions_ < 0) throw std::runtime_error("kafka tail: no broker answered for " + topic_);
+  if (partitions_ == 0) throw std::runtime_error("kafka tail: no topic " + topic_);
+
+  KafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(partitions_));
+  for (int32_t p = 0; p < partitions_; ++p) {
+    int64_t low = 0, high = 0;
+    rd_kafka_resp_err_t err;
+    // Right after a topic is created, or during a leader election, a partition answers "not
+    // leader" for a moment: ask again until the deadline.
+    while ((err = rd_kafka_query_watermark_offsets(rk_.get(), topic_.c_str(), p, &low, &high,
+                                                   left())) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+           Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw std::runtime_error("kafka tail: watermarks of " + topic_ + "/" + std::to_string(p) +
+                               ": " + rd_kafka_err2str(err));
+    }
+    start_high_[p] = high;
+    auto it = start.find(p);
+    positions_[p] = it != start.end() ? it->second : low;
+    rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset =
+        it != start.end() ? it->second : RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error("kafka tail: assign " + topic_ + ": " + rd_kafka_err2str(err));
+  }
+  check_caught_up();
+  thread_ = std::thread([this] { run(); });
+}
+
+KafkaTail::~KafkaTail() {
+  stop();
+}
+
+std::map<int32_t, int64_t> KafkaTail::positions() const {
+  std::lock_guard lock(mu_);
+  return positions_;
+}
+
+void KafkaTail::check_caught_up() {
+  if (caught_up_.load(std::memory_order_relaxed)) return;
+  std::lock_guard lock(mu_);
+  for (const auto& [p, high] : start_high_) {
+    if (positions_[p] < high) return;
+  }
+  caught_up_.store(true, std::memory_order_release);
+}
+
+void KafkaTail::run() {
+  std::map<int32_t, int64_t> moved;  // partition -> next offset, applied after the sink
+  while (!stopping_.load(std::memory_order_acquire)) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100);
+    if (m == nullptr) continue;
+    std::vector<Consumed> batch;
+    moved.clear();
+    // The first record waited; the rest of the batch is what is already there.
+    do {
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        batch.push_back(kafka_detail::to_consumed(m));
+        moved[m->partition] = m->offset + 1;
+      } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        moved[m->partition] = m->offset;
+      } else {
+        int32_t partition = m->rkt != nullptr ? m->partition : -1;
+        std::string error = rd_kafka_message_errstr(m);
+        spdlog::warn("kafka tail {} partition {}: {}", topic_, partition, error);
+        if (callbacks_.on_error) callbacks_.on_error(partition, errc_of_consume(m->err), error);
+      }
+      rd_kafka_message_destroy(m);
+    } while (batch.size() < kMaxBatch && (m = rd_kafka_consumer_poll(rk_.get(), 0)) != nullptr);
+    if (!batch.empty() && callbacks_.on_records) callbacks_.on_records(std::move(batch));
+    if (!moved.empty()) {
+      {
+        std::lock_guard lock(mu_);
+        for (const auto& [p, next] : moved) {
+          if (next > positions_[p]) positions_[p] = next;
+        }
+      }
+      check_caught_up();
+    }
+  }
+}
+
+void KafkaTail::stop() {
+  if (stopping_.exchange(true)) return;
+  if (thread_.joinable()) thread_.join();
+  rd_kafka_consumer_close(rk_.get());
+}
+
+}  // namespace parley

@@ -1,0 +1,71 @@
+#pragma once
+// The tail of one topic: a consumer outside any consumer group (rd_kafka_assign, no
+// subscribe, no commits) assigned to every partition at the offsets its owner gives, so every
+// instance reads the whole log from where its snapshot ends. One thread polls and hands the
+// records to the sink in batches, in offset order within each partition.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adapters/kafka/consumed.h"
+#include "adapters/kafka/kafka_config.h"
+#include "domain/errc.h"
+
+namespace parley {
+
+struct TailCallbacks {
+  // A batch of records (never empty), on the tail's thread.
+  std::function<void(std::vector<Consumed>&&)> on_records;
+  // A partition error, on the tail's thread; partition -1: not about one partition. With the
+  // default auto.offset.reset=error, a start offset that the broker no longer has comes here
+  // (code not_found, "Offset out of range"), and that partition stops.
+  std::function<void(int32_t partition, Errc code, const std::string& error)> on_error;
+};
+
+class KafkaTail {
+ public:
+  /// Reads the topic's partitions and high watermarks (blocking, start-up), assigns every
+  /// partition at @p start (a missing partition: from the beginning) and starts the thread.
+  /// Defaults: fetch.wait.max.ms=10, enable.partition.eof=true, enable.auto.commit=false,
+  /// auto.offset.reset=error, a dummy group.id; KafkaOptions::overrides win.
+  /// Throws std::runtime_error if the topic does not exist or no broker answers in
+  /// @p timeout_ms.
+  KafkaTail(const KafkaOptions& options, std::string topic, std::map<int32_t, int64_t> start,
+            TailCallbacks callbacks, int timeout_ms = 10000);
+  ~KafkaTail();
+  KafkaTail(const KafkaTail&) = delete;
+  KafkaTail& operator=(const KafkaTail&) = delete;
+
+  int32_t partitions() const { return partitions_; }
+  /// The next offset of each partition: past the last record handed to the sink, or the end
+  /// the broker reported.
+  std::map<int32_t, int64_t> positions() const;
+  /// The high watermarks seen at start.
+  const std::map<int32_t, int64_t>& start_high() const { return start_high_; }
+  /// True once every partition reached the high watermark seen at start (stays true).
+  bool caught_up() const { return caught_up_.load(std::memory_order_acquire); }
+  /// Stops the thread (after the batch in hand). Idempotent.
+  void stop();
+
+ private:
+  void run();
+  void check_caught_up();
+
+  std::string topic_;
+  TailCallbacks callbacks_;
+  KafkaHandlePtr rk_;
+  int32_t partitions_ = 0;
+  std::map<int32_t, int64_t> start_high_;
+  mutable std::mutex mu_;
+  std::map<int32_t, int64_t> positions_;  // guarded by mu_
+  std::atomic<bool> caught_up_{false};
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace parley

@@ -1,0 +1,67 @@
+#include "cli/persist.h"
+
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "adapters/cluster/persister.h"
+#include "adapters/kafka/kafka_admin.h"
+#include "adapters/postgres/pg_store.h"
+#include "cli/wiring.h"
+
+namespace parley {
+
+CLI::App* add_persist_command(CLI::App& app, PersistOptions& o) {
+  auto* cmd = app.add_subcommand(
+      "persist", "Run a persister of a cluster: store the log in PostgreSQL (a consumer group)");
+  add_cluster_flags(*cmd, o.cluster);
+  cmd->add_option("--max-batch", o.max_batch, "Records per PostgreSQL transaction")
+      ->capture_default_str();
+  return cmd;
+}
+
+int run_persist(const PersistOptions& o) {
+  if (o.cluster.kafka.empty() || o.cluster.postgres.empty()) {
+    throw std::runtime_error("persist needs both --kafka and --postgres");
+  }
+  KafkaOptions kafka = kafka_options(o.cluster);
+  ensure_topics(kafka);
+  PgStoreOptions pg;
+  pg.conninfo = o.cluster.postgres;
+  pg.messages_topic = kafka.messages();
+  auto store = std::make_shared<PgStore>(pg);
+
+  PersisterOptions options;
+  options.kafka = kafka;
+  options.dedupe_window = o.cluster.dedupe_window;
+  options.max_batch = o.max_batch;
+  Persister persister(options, store);
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::atomic<bool> stop{false};
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    spdlog::info("signal {}: stopping the persister", sig);
+    stop = true;
+  });
+  signals.detach();  // the process ends with run(); a signal may never come
+
+  persister.run(stop, [] {
+    std::printf("ready\n");
+    std::fflush(stdout);
+  });
+  store->stop();
+  spdlog::info("persister stopped after {} messages", persister.persisted());
+  return 0;
+}
+
+}  // namespace parley

@@ -1,0 +1,127 @@
+// A gateway instance of a cluster: Kafka is the log, PostgreSQL the history and the accounts.
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "adapters/cluster/cluster_dead_letters.h"
+#include "adapters/cluster/cluster_events.h"
+#include "adapters/cluster/cluster_log.h"
+#include "adapters/cluster/session_bus.h"
+#include "adapters/crypto/jwt_token_signer.h"
+#include "adapters/kafka/kafka_admin.h"
+#include "adapters/kafka/kafka_config.h"
+#include "adapters/kafka/kafka_producer.h"
+#include "adapters/postgres/pg_store.h"
+#include "app/room_changes.h"
+#include "cli/wiring.h"
+
+namespace parley {
+
+KafkaOptions kafka_options(const ClusterFlags& flags) {
+  KafkaOptions k;
+  k.bootstrap = flags.kafka;
+  k.topic_prefix = flags.topic_prefix;
+  k.partitions = flags.partitions;
+  k.replication = flags.replication;
+  for (const auto& kv : flags.kafka_config) k.overrides.push_back(parse_kafka_property(kv));
+  return k;
+}
+
+namespace {
+
+std::string random_token_key() {
+  unsigned char raw[32];
+  randombytes_buf(raw, sizeof raw);
+  std::string hex;
+  static const char* digits = "0123456789abcdef";
+  for (unsigned char c : raw) {
+    hex.push_back(digits[c >> 4]);
+    hex.push_back(digits[c & 15]);
+  }
+  return hex;
+}
+
+// One name per process: an instance restarted under the same name must not take the answers
+// meant for its previous life, whose records may still be in the log.
+std::string origin_of(const std::string& instance) {
+  unsigned char raw[6];
+  randombytes_buf(raw, sizeof raw);
+  std::string nonce;
+  static const char* digits = "0123456789abcdef";
+  for (unsigned char c : raw) {
+    nonce.push_back(digits[c >> 4]);
+    nonce.push_back(digits[c & 15]);
+  }
+  return instance + "/" + nonce;
+}
+
+}  // namespace
+
+Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string& instance) {
+  if (o.cluster.kafka.empty() || o.cluster.postgres.empty()) {
+    throw std::runtime_error("a cluster instance needs both --kafka and --postgres");
+  }
+  KafkaOptions kafka = kafka_options(o.cluster);
+  ensure_topics(kafka);
+  PgStoreOptions pg;
+  pg.conninfo = o.cluster.postgres;
+  pg.messages_topic = kafka.messages();
+  auto store = std::make_shared<PgStore>(pg);
+  auto producer = std::make_shared<KafkaProducer>(kafka);
+
+  std::string secret;
+  if (!o.token_key_file.empty()) {
+    secret = JwtTokenSigner::load_or_create_secret(o.token_key_file);
+  } else {
+    auto shared = store->shared_setting("token_key", random_token_key);
+    if (!shared) throw std::runtime_error("cannot read the token key: " + shared.error().message);
+    secret = *shared;
+  }
+  services.tokens = std::make_shared<JwtTokenSigner>(secret);
+
+  ClusterLogOptions log_options;
+  log_options.origin = origin_of(instance);
+  log_options.dedupe_window = o.cluster.dedupe_window;
+  auto log = std::make_shared<ClusterLog>(log_options, kafka, producer, store, services.clock,
+                                          services.blocking);
+  log->load();
+  services.log = log;
+  services.rooms = log;
+  services.users = store;
+  services.dead_letters =
+      std::make_shared<ClusterDeadLetters>(log_options.origin, kafka, producer, store);
+  auto bus = std::make_shared<KafkaSessionBus>(log_options.origin, kafka, producer, services.clock);
+  services.sessions = bus;
+  ClusterEventsOptions events_options;
+  events_options.instance = log_options.origin;
+  auto events = std::make_shared<ClusterEvents>(events_options, kafka, producer, services.clock);
+  services.remote_presence = events;
+  services.directory.load(log->load_rooms());
+  log->on_change([&services](const RoomChange& c) { apply_room_change(services, c); });
+  services.readiness = [store, producer, log]() -> Status {
+    if (!store->healthy()) return make_error(Errc::unavailable, "PostgreSQL is unreachable");
+    if (!producer->reachable()) return make_error(Errc::unavailable, "Kafka is unreachable");
+    if (!log->caught_up()) return make_error(Errc::unavailable, "catching up with the log");
+    return Ok{};
+  };
+  std::string description =
+      "kafka " + kafka.bootstrap + ", topics " + kafka.messages() + ", epoch " + log->epoch();
+  return Wiring{[log, bus, events, &services] {
+                  // The gateway's fan-out is in place by now: room events go through the
+                  // cluster's, which tells the other instances.
+                  events->start(services.events);
+                  services.events = events;
+                  bus->start();
+                  log->follow();
+                },
+                [log, producer, store, bus, events] {
+                  events->stop();
+                  bus->stop();
+                  log->stop();
+                  producer->stop();
+                  store->stop();
+                },
+                description};
+}
+
+}  // namespace parley
