@@ -13,8 +13,7 @@ RateLimiter::RateLimiter(double rate_per_s, double burst, size_t max_buckets)
       full_after_ms_(
           rate_per_s > 0 ? static_cast<int64_t>(std::ceil(burst * 1000.0 / rate_per_s)) + 1 : -1) {}
 
-bool RateLimiter::allow(const std::string& user, int64_t now_ms) {
-  std::lock_guard lock(mutex_);
+RateLimiter::Slot& RateLimiter::slot(const std::string& user, int64_t now_ms) {
   evict_idle(now_ms);
   auto it = buckets_.find(user);
   if (it == buckets_.end()) {
@@ -25,7 +24,33 @@ bool RateLimiter::allow(const std::string& user, int64_t now_ms) {
     lru_.splice(lru_.end(), lru_, it->second.lru);
     if (now_ms > it->second.last_ms) it->second.last_ms = now_ms;
   }
-  return it->second.bucket.try_take(now_ms);
+  return it->second;
+}
+
+bool RateLimiter::allow(const std::string& user, int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  if (!slot(user, now_ms).bucket.try_take(now_ms)) return false;
+  if (counting_.load(std::memory_order_relaxed)) {
+    auto it = usage_.find(user);
+    if (it != usage_.end()) {
+      ++it->second;
+    } else if (usage_.size() < max_buckets_) {
+      usage_.emplace(user, 1);
+    }
+  }
+  return true;
+}
+
+std::vector<std::pair<std::string, uint32_t>> RateLimiter::take_usage() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<std::string, uint32_t>> out(usage_.begin(), usage_.end());
+  usage_.clear();
+  return out;
+}
+
+void RateLimiter::charge(const std::string& user, double n, int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  slot(user, now_ms).bucket.charge(n, now_ms);
 }
 
 size_t RateLimiter::size() const {

@@ -96,6 +96,7 @@ Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string
   events_options.instance = log_options.origin;
   auto events = std::make_shared<ClusterEvents>(events_options, kafka, producer, services.clock);
   services.remote_presence = events;
+  events->share_quota(&services.limiter);
   services.directory.load(log->load_rooms());
   log->on_change([&services](const RoomChange& c) { apply_room_change(services, c); });
   services.readiness = [store, producer, log]() -> Status {

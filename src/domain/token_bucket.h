@@ -13,16 +13,27 @@ class TokenBucket {
 
   // Takes one token if there is one.
   bool try_take(int64_t now_ms) {
-    if (now_ms > last_ms_) {
-      tokens_ = std::min(burst_, tokens_ + rate_ * static_cast<double>(now_ms - last_ms_) / 1000.0);
-      last_ms_ = now_ms;
-    }
+    refill(now_ms);
     if (tokens_ < 1.0) return false;
     tokens_ -= 1.0;
     return true;
   }
 
+  // Takes @p n tokens spent elsewhere (another instance of a cluster), down to empty: never
+  // below, so a bucket is always full again within burst / rate.
+  void charge(double n, int64_t now_ms) {
+    refill(now_ms);
+    tokens_ = std::max(0.0, tokens_ - n);
+  }
+
  private:
+  void refill(int64_t now_ms) {
+    if (now_ms > last_ms_) {
+      tokens_ = std::min(burst_, tokens_ + rate_ * static_cast<double>(now_ms - last_ms_) / 1000.0);
+      last_ms_ = now_ms;
+    }
+  }
+
   double rate_;
   double burst_;
   double tokens_;

@@ -720,3 +720,30 @@ def test_presence_spans_instances_and_drops_a_dead_instance(cluster):
 
 async def _online_is(cl, room: str, names: set[str]) -> bool:
     return await online(cl, room) == names
+
+
+def test_the_send_quota_is_shared_by_the_instances_of_a_user(cluster_factory):
+    """A user's send quota holds across the cluster: what it spent through i1 comes out of its
+    quota on i2 (each instance publishes what its users spent every 250 ms). With 1 msg/s and a
+    burst of 10, ten sends through i1 leave about nothing for i2 a second later; with a quota
+    per instance i2 would take ten more."""
+    c = cluster_factory(n=2, serve_flags=["--rate-per-sec", "1", "--rate-burst", "10"])
+
+    async def main():
+        alice = c.new_user("alice")
+        a1 = await c.ws(1, alice)
+        a2 = await c.ws(2, alice)
+        room = c.room("quota")
+        await a1.ok("create_room", room=room)
+        for k in range(10):
+            await a1.ok("send", room=room, text=f"one-{k}")
+        await asyncio.sleep(1.0)  # the usage reaches i2; one token refills meanwhile
+        codes = []
+        for k in range(10):
+            r = await a2.cmd("send", room=room, text=f"two-{k}")
+            codes.append("ok" if r["ok"] else r["error"]["code"])
+        accepted = codes.count("ok")
+        assert set(codes) <= {"ok", "rate_limited"}, codes
+        assert accepted <= 3, f"i2 took {accepted} of 10 sends after i1 spent the whole burst: {codes}"
+
+    run(main(), timeout=60)

@@ -121,6 +121,18 @@ void ClusterEvents::on_records(std::vector<Consumed>&& records) {
     if (origin.empty() || origin == options_.instance) continue;
     if (type == "y") {
       local_->typing(str("r"), str("u"), 0);
+    } else if (type == "u" && quota_) {
+      if (const json::value* q = o.if_contains("q"); q && q->is_array()) {
+        int64_t steady = clock_->steady_ms();
+        for (const auto& e : q->as_array()) {
+          if (!e.is_array() || e.as_array().size() != 2 || !e.as_array()[0].is_string() ||
+              !e.as_array()[1].is_int64()) {
+            continue;
+          }
+          quota_->charge(std::string(e.as_array()[0].as_string()),
+                         static_cast<double>(e.as_array()[1].as_int64()), steady);
+        }
+      }
     } else if (type == "b") {
       announce(presence_.forget(origin));
     } else if (type == "h") {
@@ -141,14 +153,30 @@ void ClusterEvents::on_records(std::vector<Consumed>&& records) {
   }
 }
 
+void ClusterEvents::publish_usage() {
+  json::array q;
+  for (auto& [user, n] : quota_->take_usage()) q.push_back(json::array{user, n});
+  if (q.empty()) return;
+  publish(options_.instance,
+          json::serialize(json::object{{"t", "u"}, {"o", options_.instance}, {"q", std::move(q)}}));
+}
+
 void ClusterEvents::heartbeat_loop() {
   int64_t last_sent = 0;
+  int64_t last_usage = 0;
+  if (quota_) quota_->count_usage();
   while (!stopping_.load()) {
     json::array on;
     {
       std::unique_lock lock(mu_);
       wake_.wait_for(lock, std::chrono::milliseconds(options_.debounce_ms));
       if (stopping_.load()) break;
+      if (quota_ && clock_->steady_ms() - last_usage >= options_.usage_ms) {
+        last_usage = clock_->steady_ms();
+        lock.unlock();
+        publish_usage();
+        lock.lock();
+      }
       int64_t due = last_sent + (changed_ ? options_.debounce_ms : options_.heartbeat_ms);
       if (clock_->steady_ms() < due) continue;
       changed_ = false;

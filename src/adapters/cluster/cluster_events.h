@@ -23,6 +23,7 @@
 #include "app/ports/clock.h"
 #include "app/ports/remote_presence.h"
 #include "app/ports/room_events.h"
+#include "app/rate_limiter.h"
 
 namespace parley {
 
@@ -32,6 +33,7 @@ struct ClusterEventsOptions {
   int64_t debounce_ms = 50;     // and at most this often when it changes
   int64_t instance_timeout_ms = 6000;
   int64_t max_age_ms = 10000;  // older events (a restart re-reading the topic) are ignored
+  int64_t usage_ms = 250;      // how often the sends counted here are published
 };
 
 class ClusterEvents final : public RoomEvents, public RemotePresence {
@@ -54,20 +56,26 @@ class ClusterEvents final : public RoomEvents, public RemotePresence {
   // RemotePresence
   std::vector<std::string> online(const std::string& room) const override;
 
-  /// Live instances, this one included (for a quota split, and /metrics).
+  /// Live instances, this one included (for /metrics).
   size_t live_instances() const;
+
+  /// Shares @p limiter's counts with the other instances (every usage_ms) and charges theirs
+  /// to it, so that a user's send quota holds across the cluster. Before start().
+  void share_quota(RateLimiter* limiter) { quota_ = limiter; }
 
  private:
   void on_records(std::vector<Consumed>&& records);
   void publish(const std::string& key, std::string value);
   void heartbeat_loop();
   void announce(const std::vector<MemberChange>& changes);
+  void publish_usage();
 
   ClusterEventsOptions options_;
   KafkaOptions kafka_;
   std::shared_ptr<KafkaProducer> producer_;
   ClockPtr clock_;
   RoomEventsPtr local_;
+  RateLimiter* quota_ = nullptr;
   ClusterPresence presence_;
   std::unique_ptr<KafkaTail> tail_;
 

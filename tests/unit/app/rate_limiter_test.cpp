@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -86,6 +87,29 @@ TEST(RateLimiterTest, EvictionNeverChangesAnAnswer) {
     evicted_some = evicted_some || limiter.size() < reference.size();
   }
   EXPECT_TRUE(evicted_some);
+}
+
+TEST(RateLimiterTest, UsageIsCountedOnlyOnceAskedAndOnlyForWhatWasAllowed) {
+  RateLimiter limiter(10, 3);
+  ASSERT_EQ(allowed(limiter, "alice", kT0, 2), 2);
+  EXPECT_TRUE(limiter.take_usage().empty());  // not counting yet
+  limiter.count_usage();
+  ASSERT_EQ(allowed(limiter, "alice", kT0, 5), 1);  // one token left: four refused
+  ASSERT_EQ(allowed(limiter, "bob", kT0, 2), 2);
+  auto usage = limiter.take_usage();
+  std::sort(usage.begin(), usage.end());
+  EXPECT_EQ(usage, (std::vector<std::pair<std::string, uint32_t>>{{"alice", 1}, {"bob", 2}}));
+  EXPECT_TRUE(limiter.take_usage().empty());  // taken: counts start again
+}
+
+TEST(RateLimiterTest, SendsChargedFromElsewhereComeOutOfTheBucketDownToEmpty) {
+  RateLimiter limiter(10, 5);
+  limiter.charge("alice", 3, kT0);
+  EXPECT_EQ(allowed(limiter, "alice", kT0, 5), 2);
+  limiter.charge("alice", 100, kT0);  // never below empty: full again within burst / rate
+  EXPECT_EQ(allowed(limiter, "alice", kT0 + 100, 5), 1);
+  EXPECT_EQ(allowed(limiter, "alice", kT0 + 600, 10), 5);
+  EXPECT_EQ(allowed(limiter, "bob", kT0, 10), 5);  // others untouched
 }
 
 }  // namespace

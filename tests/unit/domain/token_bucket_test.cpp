@@ -13,6 +13,16 @@ int take_all(TokenBucket& bucket, int64_t now_ms) {
   return n;
 }
 
+TEST(TokenBucketTest, AChargeTakesTokensButNeverBelowEmpty) {
+  TokenBucket b(10, 4, 0);
+  b.charge(3, 0);
+  EXPECT_TRUE(b.try_take(0));
+  EXPECT_FALSE(b.try_take(0));
+  b.charge(50, 0);
+  EXPECT_FALSE(b.try_take(50));  // half a token
+  EXPECT_TRUE(b.try_take(100));  // one token after 100 ms: it was empty, not at -50
+}
+
 TEST(TokenBucketTest, StartsFullWithTheBurst) {
   TokenBucket bucket(10, 5, kT0);
   EXPECT_EQ(take_all(bucket, kT0), 5);
