@@ -198,7 +198,10 @@ void ClusterLog::on_delivery(uint64_t request, const Delivery& d) {
   if (d.ok) {
     std::lock_guard lock(pending_mu_);
     auto it = pending_.find(request);
-    if (it != pending_.end()) it->second.delivered = true;
+    if (it != pending_.end()) {
+      it->second.delivered = true;
+      it->second.delivered_at = clock_->steady_ms();
+    }
     return;  // the fold answers
   }
   int64_t deadline_ms = 0;
@@ -281,8 +284,10 @@ void ClusterLog::answer(uint64_t request, const Folded& f) {
 // The broker may hold records long past their deadline while it is slow or away. Those still in
 // librdkafka's queue are purged (they provably never reach a broker, so `timeout` is safe);
 // those in flight are left to the fold. A record whose delivery failed but that may have been
-// appended is given up on after unknown_outcome_ms.
+// appended, or that was delivered but never folded here, is given up on after
+// unknown_outcome_ms.
 void ClusterLog::sweep_loop() {
+  int64_t scanned_at = 0;
   while (!stopping_.load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.sweep_interval_ms));
     int64_t wall = clock_->now_ms();
@@ -298,9 +303,14 @@ void ClusterLog::sweep_loop() {
         }
         deadlines_.erase(deadlines_.begin());
       }
-      for (auto& [request, p] : pending_) {
-        if (p.unknown_since != 0 && steady - p.unknown_since > options_.unknown_outcome_ms) {
-          unknown.push_back(request);
+      // Giving up is a matter of seconds: the whole table is walked once a second only.
+      if (steady - scanned_at >= 1000) {
+        scanned_at = steady;
+        for (auto& [request, p] : pending_) {
+          int64_t since = p.unknown_since != 0 ? p.unknown_since : p.delivered_at;
+          if (since != 0 && steady - since > options_.unknown_outcome_ms) {
+            unknown.push_back(request);
+          }
         }
       }
     }

@@ -41,6 +41,8 @@ struct ClusterLogOptions {
   int64_t dedupe_window = 100000;  // offsets per partition a client_msg_id is remembered
   // A record whose delivery failed after it may have reached a broker: its outcome is unknown
   // until the fold sees it (or never does). Its command is answered `unavailable` after this.
+  // So is a record the broker took but this instance's tail has not folded by then (the tail
+  // is stuck): no command waits without bound.
   int64_t unknown_outcome_ms = 30000;
   // Records that waited this long past their deadline in librdkafka's queue are purged.
   int64_t sweep_interval_ms = 50;
@@ -90,6 +92,7 @@ class ClusterLog final : public MessageLog, public RoomStore {
     std::function<void(Status)> on_room;            // create_room, invite, open_dm
     bool if_absent = false;
     bool delivered = false;         // the broker acknowledged it
+    int64_t delivered_at = 0;       // steady ms
     int64_t unknown_since = 0;      // steady ms: its delivery failed, it may be in the log
     int64_t first_produced_ms = 0;  // steady ms
   };
