@@ -293,6 +293,7 @@ void ClusterLog::sweep_loop() {
     int64_t wall = clock_->now_ms();
     int64_t steady = clock_->steady_ms();
     bool overdue = false;
+    bool trim = false;
     std::vector<uint64_t> unknown;
     {
       std::lock_guard lock(pending_mu_);
@@ -306,6 +307,7 @@ void ClusterLog::sweep_loop() {
       // Giving up is a matter of seconds: the whole table is walked once a second only.
       if (steady - scanned_at >= 1000) {
         scanned_at = steady;
+        trim = true;
         for (auto& [request, p] : pending_) {
           int64_t since = p.unknown_since != 0 ? p.unknown_since : p.delivered_at;
           if (since != 0 && steady - since > options_.unknown_outcome_ms) {
@@ -315,6 +317,13 @@ void ClusterLog::sweep_loop() {
       }
     }
     if (overdue) producer_->purge_queued();
+    if (trim) {
+      // What the persister stored no longer needs the rejected-offset index.
+      store_->persisted_offsets([this](Result<std::map<int32_t, int64_t>> r) {
+        if (!r) return;
+        for (const auto& [partition, next] : *r) trim_rejected(partition, next);
+      });
+    }
     for (uint64_t request : unknown) {
       fail(request, make_error(Errc::unavailable,
                                "the log did not confirm the command; its outcome is unknown "

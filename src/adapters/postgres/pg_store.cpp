@@ -54,6 +54,8 @@ SELECT coalesce((SELECT partition FROM r), -1),
 FROM (VALUES (1)) AS one(x) LEFT JOIN m ON true ORDER BY m.seq ASC)sql",
                                 true};
 
+constexpr Statement kPersistedOffsets{
+    "persisted_offsets", "SELECT partition, next_offset FROM log_offsets WHERE topic = $1", true};
 constexpr Statement kKnownPartitions{
     "known_partitions",
     "SELECT partition FROM rooms UNION SELECT partition FROM log_offsets WHERE topic = $1"};
@@ -292,6 +294,23 @@ void PgStore::read_page(bool after, std::string room, int64_t bound, int limit,
           }
         }
         return page;
+      },
+      std::move(done));
+}
+
+void PgStore::persisted_offsets(std::function<void(Result<std::map<int32_t, int64_t>>)> done) {
+  pool_.submit<std::map<int32_t, int64_t>>(
+      kJobOverhead,
+      [topic = options_.messages_topic](pg::Connection& c) -> Result<std::map<int32_t, int64_t>> {
+        Params p;
+        p.add(topic);
+        auto r = c.exec(kPersistedOffsets, p);
+        if (!r) return r.error();
+        std::map<int32_t, int64_t> out;
+        for (int i = 0; i < r->rows(); ++i) {
+          out[static_cast<int32_t>(r->int64(i, 0))] = r->int64(i, 1);
+        }
+        return out;
       },
       std::move(done));
 }

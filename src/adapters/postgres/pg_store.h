@@ -9,6 +9,7 @@
 // they share one more connection, one call at a time.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -101,6 +102,9 @@ class PgStore final : public UserStore, public DeadLetters {
   /// The newest messages of @p room with seq < @p before_seq (0: the newest), oldest first.
   void read_before(std::string room, int64_t before_seq, int limit,
                    std::function<void(Result<PgPage>)> done);
+
+  /// How far the persister has stored each partition of topic T (partition -> next offset).
+  void persisted_offsets(std::function<void(Result<std::map<int32_t, int64_t>>)> done);
 
   /// Blocking. The fold state of @p partitions (empty: every partition that has rooms or an
   /// offset) from one REPEATABLE READ snapshot; a partition asked for but unknown comes back

@@ -206,6 +206,17 @@ TEST_F(PgStoreTest, PersistIsIdempotent) {
   EXPECT_EQ(query_int(db_, "SELECT next_offset FROM log_offsets WHERE partition = 0"), 8);
 }
 
+TEST_F(PgStoreTest, PersistedOffsetsSayHowFarEachPartitionIsStored) {
+  using Offsets = std::map<int32_t, int64_t>;
+  auto none = await<Result<Offsets>>([&](auto done) { store_->persisted_offsets(done); });
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_TRUE(none->empty());
+  ASSERT_TRUE(store_->persist(sample_batch()));
+  auto some = await<Result<Offsets>>([&](auto done) { store_->persisted_offsets(done); });
+  ASSERT_TRUE(some) << some.error().message;
+  EXPECT_EQ(*some, (Offsets{{0, 8}, {1, 3}}));
+}
+
 TEST_F(PgStoreTest, FailedPersistKeepsNothing) {
   PersistBatch b = sample_batch();
   // Not UTF-8: PostgreSQL refuses the whole statement, so the transaction must roll back.
