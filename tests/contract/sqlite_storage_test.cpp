@@ -1,6 +1,7 @@
-// The storage contract: one typed suite run against the in-memory fakes and the real SQLite
-// storage, so the fakes the unit tests rely on cannot drift from the real thing. Cases that
-// only the real storage can show (group commit, durability across restarts) follow it.
+// The storage contract (MessageLog, HistoryStore, RoomStore, UserStore): one typed suite run
+// against the in-memory fakes and the real SQLite storage, so the fakes the unit tests rely on
+// cannot drift from the real thing. Cases that only the real storage can show (group commit,
+// durability across restarts) follow it.
 #include "adapters/sqlite/sqlite_storage.h"
 
 #include <gtest/gtest.h>
@@ -65,6 +66,7 @@ class FakeEnv {
   }
   RoomChanges changes;
   MessageLog& log() { return *log_; }
+  HistoryStore& history() { return *log_; }
   RoomStore& rooms() { return rooms_; }
   UserStore& users() { return users_; }
   std::vector<Room> load_rooms() { return rooms_.load_rooms(); }
@@ -86,6 +88,7 @@ class SqliteEnv {
     storage_->start();
   }
   MessageLog& log() { return *storage_; }
+  HistoryStore& history() { return *storage_; }
   RoomStore& rooms() { return *storage_; }
   UserStore& users() { return *storage_; }
   // load_rooms is a start-up call: restart the storage around it, as the server would.
@@ -132,13 +135,13 @@ class StorageContractTest : public ::testing::Test {
   }
   Page read_after(const std::string& room, int64_t after, int limit) {
     auto r =
-        await<Result<Page>>([&](auto done) { env.log().read_after(room, after, limit, done); });
+        await<Result<Page>>([&](auto done) { env.history().read_after(room, after, limit, done); });
     if (!r.ok()) throw std::runtime_error("read_after failed: " + r.error().message);
     return std::move(r).value();
   }
   Page read_before(const std::string& room, int64_t before, int limit) {
-    auto r =
-        await<Result<Page>>([&](auto done) { env.log().read_before(room, before, limit, done); });
+    auto r = await<Result<Page>>(
+        [&](auto done) { env.history().read_before(room, before, limit, done); });
     if (!r.ok()) throw std::runtime_error("read_before failed: " + r.error().message);
     return std::move(r).value();
   }
