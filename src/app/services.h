@@ -9,6 +9,7 @@
 #include "app/ports/blocking_executor.h"
 #include "app/ports/clock.h"
 #include "app/ports/dead_letters.h"
+#include "app/ports/history_store.h"
 #include "app/ports/message_log.h"
 #include "app/ports/password_hasher.h"
 #include "app/ports/remote_presence.h"
@@ -48,6 +49,7 @@ struct Services {
   Limits limits;
   ClockPtr clock;
   MessageLogPtr log;
+  HistoryStorePtr history;
   RoomStorePtr rooms;
   UserStorePtr users;
   DeadLettersPtr dead_letters;

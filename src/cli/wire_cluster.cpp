@@ -86,6 +86,7 @@ Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string
                                           services.blocking);
   log->load();
   services.log = log;
+  services.history = log;
   services.rooms = log;
   services.users = store;
   services.dead_letters =

@@ -17,6 +17,7 @@ Wiring wire_embedded(const ServeOptions& o, Services& services) {
       o.storage_queue_bytes;
   auto storage = std::make_shared<SqliteStorage>(storage_options, services.clock);
   services.log = storage;
+  services.history = storage;
   services.rooms = storage;
   services.users = storage;
   services.dead_letters = storage;

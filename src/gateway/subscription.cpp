@@ -185,7 +185,7 @@ void Subscriptions::end_replay(const std::shared_ptr<Replay>& r) {
 }
 
 void Subscriptions::read_replay_page(const std::shared_ptr<Replay>& r) {
-  s_.log->read_after(r->room, r->cursor, kReplayChunk, [this, r](Result<Page> page) {
+  s_.history->read_after(r->room, r->cursor, kReplayChunk, [this, r](Result<Page> page) {
     pool_.post(r->client->worker, [this, r, page = std::move(page)]() mutable {
       if (!r->current()) return end_replay(r);
       if (!page) {

@@ -1,9 +1,9 @@
 #pragma once
-// MessageLog in memory, with the semantics of the real one (the contract suite runs the same
-// cases against both): consecutive seqs per room from 1, idempotent client_msg_id per
-// (room, sender), a Deadline claimed at the moment of applying, `ts` from the clock, and the
-// committed sink called once per stored message. Callbacks run synchronously on the caller's
-// thread, after the lock is released.
+// MessageLog and HistoryStore in memory, one store behind both as in SQLite, with the semantics
+// of the real ones (the contract suite runs the same cases against all): consecutive seqs per
+// room from 1, idempotent client_msg_id per (room, sender), a Deadline claimed at the moment of
+// applying, `ts` from the clock, and the committed sink called once per stored message. Callbacks
+// run synchronously on the caller's thread, after the lock is released.
 #include <algorithm>
 #include <map>
 #include <mutex>
@@ -13,11 +13,12 @@
 #include <vector>
 
 #include "app/ports/clock.h"
+#include "app/ports/history_store.h"
 #include "app/ports/message_log.h"
 
 namespace parley::fakes {
 
-class FakeMessageLog final : public MessageLog {
+class FakeMessageLog final : public MessageLog, public HistoryStore {
  public:
   explicit FakeMessageLog(ClockPtr clock, std::string epoch = "fake-epoch")
       : clock_(std::move(clock)), epoch_(std::move(epoch)) {}
@@ -58,6 +59,7 @@ class FakeMessageLog final : public MessageLog {
     if (stored && sink) sink(std::move(committed));
   }
 
+  // HistoryStore
   void read_after(std::string room, int64_t after, int limit,
                   std::function<void(Result<Page>)> done) override {
     Result<Page> result = Page{};

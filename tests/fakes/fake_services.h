@@ -35,6 +35,7 @@ struct FakeServices {
   explicit FakeServices(Limits limits = {}) : services(limits) {
     services.clock = clock;
     services.log = log;
+    services.history = log;
     services.rooms = rooms;
     services.users = users;
     services.dead_letters = dead_letters;

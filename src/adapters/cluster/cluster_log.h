@@ -31,6 +31,7 @@
 #include "app/cluster/log_fold.h"
 #include "app/ports/blocking_executor.h"
 #include "app/ports/clock.h"
+#include "app/ports/history_store.h"
 #include "app/ports/message_log.h"
 #include "app/ports/room_store.h"
 
@@ -49,7 +50,7 @@ struct ClusterLogOptions {
   size_t max_rejected_offsets = 1 << 20;  // per partition, see rejected_
 };
 
-class ClusterLog final : public MessageLog, public RoomStore {
+class ClusterLog final : public MessageLog, public HistoryStore, public RoomStore {
  public:
   ClusterLog(ClusterLogOptions options, KafkaOptions kafka, std::shared_ptr<KafkaProducer> producer,
              std::shared_ptr<PgStore> store, ClockPtr clock, BlockingExecutorPtr readers);
@@ -69,13 +70,15 @@ class ClusterLog final : public MessageLog, public RoomStore {
 
   // MessageLog
   void append(AppendRequest request, std::function<void(Result<Appended>)> done) override;
+  void head(std::string room, std::function<void(Result<int64_t>)> done) override;
+  void on_committed(std::function<void(std::vector<Message>)> sink) override;
+  std::string epoch() const override { return epoch_; }
+
+  // HistoryStore: it needs the fold's heads and the offsets it rejected, so the log serves it.
   void read_after(std::string room, int64_t after, int limit,
                   std::function<void(Result<Page>)> done) override;
   void read_before(std::string room, int64_t before, int limit,
                    std::function<void(Result<Page>)> done) override;
-  void head(std::string room, std::function<void(Result<int64_t>)> done) override;
-  void on_committed(std::function<void(std::vector<Message>)> sink) override;
-  std::string epoch() const override { return epoch_; }
 
   // RoomStore
   std::vector<Room> load_rooms() override;

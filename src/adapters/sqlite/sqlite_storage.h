@@ -22,6 +22,7 @@
 #include "adapters/sqlite/sqlite_db.h"
 #include "app/ports/clock.h"
 #include "app/ports/dead_letters.h"
+#include "app/ports/history_store.h"
 #include "app/ports/message_log.h"
 #include "app/ports/room_store.h"
 #include "app/ports/user_store.h"
@@ -43,6 +44,7 @@ struct SqliteOptions {
 };
 
 class SqliteStorage final : public MessageLog,
+                            public HistoryStore,
                             public RoomStore,
                             public UserStore,
                             public DeadLetters {
@@ -61,13 +63,15 @@ class SqliteStorage final : public MessageLog,
 
   // MessageLog
   void append(AppendRequest request, std::function<void(Result<Appended>)> done) override;
+  void head(std::string room, std::function<void(Result<int64_t>)> done) override;
+  void on_committed(std::function<void(std::vector<Message>)> sink) override;
+  std::string epoch() const override { return epoch_; }
+
+  // HistoryStore
   void read_after(std::string room, int64_t after, int limit,
                   std::function<void(Result<Page>)> done) override;
   void read_before(std::string room, int64_t before, int limit,
                    std::function<void(Result<Page>)> done) override;
-  void head(std::string room, std::function<void(Result<int64_t>)> done) override;
-  void on_committed(std::function<void(std::vector<Message>)> sink) override;
-  std::string epoch() const override { return epoch_; }
 
   // RoomStore
   std::vector<Room> load_rooms() override;

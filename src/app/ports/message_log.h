@@ -1,5 +1,6 @@
 #pragma once
-// The message log: where a message becomes durable and gets its position in its room.
+// The message log: where a message becomes durable and gets its position in its room, and the
+// subscription to what it commits. Reading history back is the HistoryStore's (history_store.h).
 // Embedded: SQLite with group commit. Cluster: Kafka. Callbacks run on the adapter's own
 // threads; callers hop back to their worker themselves.
 #include <functional>
@@ -26,25 +27,12 @@ struct Appended {
   bool duplicate = false;  // an earlier send with the same client_msg_id; nothing new stored
 };
 
-struct Page {
-  std::vector<Message> messages;  // oldest first
-  bool has_more = false;
-};
-
 class MessageLog {
  public:
   virtual ~MessageLog() = default;
 
   /// Appends one message; @p done gets it once it is durable (or an error, `timeout` included).
   virtual void append(AppendRequest request, std::function<void(Result<Appended>)> done) = 0;
-
-  /// Reads messages with seq > @p after, oldest first, at most @p limit.
-  virtual void read_after(std::string room, int64_t after, int limit,
-                          std::function<void(Result<Page>)> done) = 0;
-
-  /// Reads the newest messages with seq < @p before (0: the newest), oldest first.
-  virtual void read_before(std::string room, int64_t before, int limit,
-                           std::function<void(Result<Page>)> done) = 0;
 
   /// The seq of the newest durable message of @p room, 0 if none.
   virtual void head(std::string room, std::function<void(Result<int64_t>)> done) = 0;

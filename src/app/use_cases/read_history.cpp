@@ -19,7 +19,7 @@ void ReadHistory::handle(const Command& cmd, Done<Reply> done) {
   int limit = cmd.limit
                   ? static_cast<int>(std::min<int64_t>(*cmd.limit, s_.limits.history_max_limit))
                   : s_.limits.history_default_limit;
-  s_.log->read_before(cmd.room, cmd.before.value_or(0), limit, std::move(done));
+  s_.history->read_before(cmd.room, cmd.before.value_or(0), limit, std::move(done));
 }
 
 }  // namespace parley

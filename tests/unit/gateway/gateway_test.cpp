@@ -86,9 +86,10 @@ class RecordingSink final : public FrameSink {
   std::optional<uint16_t> close_code_;
 };
 
-// A message log that commits more messages at the worst moments: right after the join's head
-// is read, and before each replay page is read. Commits go through the real fan-out.
-class InterleavingLog final : public MessageLog {
+// A message log (and its history) that commits more messages at the worst moments: right after
+// the join's head is read, and before each replay page is read. Commits go through the real
+// fan-out.
+class InterleavingLog final : public MessageLog, public HistoryStore {
  public:
   explicit InterleavingLog(std::shared_ptr<fakes::FakeMessageLog> inner)
       : inner_(std::move(inner)) {}
@@ -214,6 +215,7 @@ class GatewayTest : public ::testing::Test {
     f.services.limits.send_burst = 1e6;
     log = std::make_shared<InterleavingLog>(f.log);
     f.services.log = log;
+    f.services.history = log;
     f.add_room("lobby", RoomKind::public_room);
     f.add_room("secret", RoomKind::private_room, {"alice"});
     gateway = std::make_unique<Gateway>(f.services, pool, "test");

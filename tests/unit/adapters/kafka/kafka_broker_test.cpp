@@ -15,6 +15,7 @@
 #include "adapters/kafka/kafka_producer.h"
 #include "adapters/kafka/kafka_tail.h"
 #include "kafka_test_util.h"
+#include "unit/adapters/kafka/kafka_test_env.h"
 
 namespace parley {
 namespace {
@@ -23,55 +24,7 @@ using kafka_test::Deliveries;
 using kafka_test::eventually;
 using kafka_test::now_us;
 
-const std::string kScript = std::string(PARLEY_SOURCE_DIR) + "/scripts/kafka";
-
-class RealKafka : public ::testing::Environment {
- public:
-  static RealKafka* instance;
-  std::string bootstrap;
-  std::string dir;  // scripts/kafka --dir, empty if unknown
-  int brokers = 1;
-
-  void SetUp() override {
-    if (const char* bs = std::getenv("PARLEY_TEST_KAFKA"); bs && *bs) {
-      bootstrap = bs;
-      if (const char* d = std::getenv("PARLEY_TEST_KAFKA_DIR")) dir = d;
-      return;
-    }
-    char tmpl[] = "/tmp/parley-kafka-test-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir = tmpl;
-    owned_ = true;
-    auto t0 = now_us();
-    std::string cmd = kScript + " start --brokers 1 --dir " + dir;
-    FILE* f = popen(cmd.c_str(), "r");
-    ASSERT_NE(f, nullptr);
-    char line[4096];
-    std::string last;
-    while (std::fgets(line, sizeof line, f) != nullptr) last = line;
-    int rc = pclose(f);
-    while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
-    ASSERT_EQ(rc, 0) << cmd << " failed";
-    ASSERT_FALSE(last.empty());
-    bootstrap = last;
-    std::printf("started a broker at %s in %.1f s\n", bootstrap.c_str(), (now_us() - t0) / 1e6);
-  }
-  void TearDown() override {
-    if (!owned_) return;
-    std::string cmd = kScript + " stop --dir " + dir + " 2>/dev/null";
-    EXPECT_EQ(std::system(cmd.c_str()), 0);
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-  bool script(const std::string& args) {
-    return std::system((kScript + " " + args + " --dir " + dir + " 2>/dev/null").c_str()) == 0;
-  }
-
- private:
-  bool owned_ = false;
-};
-RealKafka* RealKafka::instance =
-    static_cast<RealKafka*>(::testing::AddGlobalTestEnvironment(new RealKafka));
+using kafka_test::RealKafka;
 
 KafkaOptions options(const std::string& name) {
   KafkaOptions o;
