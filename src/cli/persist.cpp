@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "adapters/cluster/persister.h"
-#include "adapters/kafka/kafka_admin.h"
 #include "adapters/postgres/pg_store.h"
 #include "cli/wiring.h"
 
@@ -25,15 +24,7 @@ CLI::App* add_persist_command(CLI::App& app, PersistOptions& o) {
 }
 
 int run_persist(const PersistOptions& o) {
-  if (o.cluster.kafka.empty() || o.cluster.postgres.empty()) {
-    throw std::runtime_error("persist needs both --kafka and --postgres");
-  }
-  KafkaOptions kafka = kafka_options(o.cluster);
-  ensure_topics(kafka);
-  PgStoreOptions pg;
-  pg.conninfo = o.cluster.postgres;
-  pg.messages_topic = kafka.messages();
-  auto store = std::make_shared<PgStore>(pg);
+  auto [kafka, store] = open_cluster_engines(o.cluster);
 
   PersisterOptions options;
   options.kafka = kafka;

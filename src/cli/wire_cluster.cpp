@@ -27,13 +27,27 @@ KafkaOptions kafka_options(const ClusterFlags& flags) {
   return k;
 }
 
+ClusterEngines open_cluster_engines(const ClusterFlags& flags) {
+  if (flags.kafka.empty() || flags.postgres.empty()) {
+    throw std::runtime_error("a cluster role needs both --kafka and --postgres");
+  }
+  ClusterEngines e;
+  e.kafka = kafka_options(flags);
+  ensure_topics(e.kafka);
+  PgStoreOptions pg;
+  pg.conninfo = flags.postgres;
+  pg.messages_topic = e.kafka.messages();
+  e.store = std::make_shared<PgStore>(pg);
+  return e;
+}
+
 namespace {
 
-std::string random_token_key() {
-  unsigned char raw[32];
-  randombytes_buf(raw, sizeof raw);
-  std::string hex;
+std::string random_hex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  randombytes_buf(raw.data(), raw.size());
   static const char* digits = "0123456789abcdef";
+  std::string hex;
   for (unsigned char c : raw) {
     hex.push_back(digits[c >> 4]);
     hex.push_back(digits[c & 15]);
@@ -44,36 +58,20 @@ std::string random_token_key() {
 // One name per process: an instance restarted under the same name must not take the answers
 // meant for its previous life, whose records may still be in the log.
 std::string origin_of(const std::string& instance) {
-  unsigned char raw[6];
-  randombytes_buf(raw, sizeof raw);
-  std::string nonce;
-  static const char* digits = "0123456789abcdef";
-  for (unsigned char c : raw) {
-    nonce.push_back(digits[c >> 4]);
-    nonce.push_back(digits[c & 15]);
-  }
-  return instance + "/" + nonce;
+  return instance + "/" + random_hex(6);
 }
 
 }  // namespace
 
 Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string& instance) {
-  if (o.cluster.kafka.empty() || o.cluster.postgres.empty()) {
-    throw std::runtime_error("a cluster instance needs both --kafka and --postgres");
-  }
-  KafkaOptions kafka = kafka_options(o.cluster);
-  ensure_topics(kafka);
-  PgStoreOptions pg;
-  pg.conninfo = o.cluster.postgres;
-  pg.messages_topic = kafka.messages();
-  auto store = std::make_shared<PgStore>(pg);
+  auto [kafka, store] = open_cluster_engines(o.cluster);
   auto producer = std::make_shared<KafkaProducer>(kafka);
 
   std::string secret;
   if (!o.token_key_file.empty()) {
     secret = JwtTokenSigner::load_or_create_secret(o.token_key_file);
   } else {
-    auto shared = store->shared_setting("token_key", random_token_key);
+    auto shared = store->shared_setting("token_key", [] { return random_hex(32); });
     if (!shared) throw std::runtime_error("cannot read the token key: " + shared.error().message);
     secret = *shared;
   }

@@ -25,16 +25,10 @@ ClusterEvents::~ClusterEvents() {
 
 void ClusterEvents::start(RoomEventsPtr local) {
   local_ = std::move(local);
-  TailCallbacks callbacks;
-  callbacks.on_records = [this](std::vector<Consumed>&& records) {
-    on_records(std::move(records));
-  };
-  callbacks.on_error = [](int32_t partition, Errc, const std::string& error) {
-    spdlog::warn("events tail, partition {}: {}", partition, error);
-  };
   // Only what is recent matters; older records are skipped by their timestamp.
-  tail_ = std::make_unique<KafkaTail>(kafka_, kafka_.events(), std::map<int32_t, int64_t>{},
-                                      std::move(callbacks));
+  tail_ = tail_from_beginning(
+      kafka_, kafka_.events(),
+      [this](std::vector<Consumed>&& records) { on_records(std::move(records)); }, "events");
   heartbeats_ = std::thread([this] { heartbeat_loop(); });
 }
 

@@ -388,14 +388,14 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
 
 // ---- reads --------------------------------------------------------------------------------
 
+int64_t ClusterLog::head_of(const std::string& room) const {
+  std::lock_guard lock(state_mu_);
+  auto it = heads_.find(room);
+  return it == heads_.end() ? 0 : it->second;
+}
+
 void ClusterLog::head(std::string room, std::function<void(Result<int64_t>)> done) {
-  int64_t seq = 0;
-  {
-    std::lock_guard lock(state_mu_);
-    auto it = heads_.find(room);
-    if (it != heads_.end()) seq = it->second;
-  }
-  done(seq);
+  done(head_of(room));
 }
 
 void ClusterLog::trim_rejected(int32_t partition, int64_t persisted_next) {
@@ -404,51 +404,39 @@ void ClusterLog::trim_rejected(int32_t partition, int64_t persisted_next) {
   rejected.erase(rejected.begin(), rejected.lower_bound(persisted_next));
 }
 
+// PostgreSQL holds every offset of the room's partition below `persisted_next_offset`; the
+// room's newer messages, if it has any (its head says), are read from the log itself.
 void ClusterLog::read_after(std::string room, int64_t after, int limit,
                             std::function<void(Result<Page>)> done) {
-  store_->read_after(room, after, limit,
-                     [this, room, after, limit, done = std::move(done)](Result<PgPage> r) mutable {
-                       if (!r) return done(r.error());
-                       int64_t persisted = r->persisted_next_offset;
-                       trim_rejected(partition_of(room), persisted);
-                       Page page{std::move(r->messages), r->has_more};
-                       int64_t head_seq = 0;
-                       {
-                         std::lock_guard lock(state_mu_);
-                         auto it = heads_.find(room);
-                         if (it != heads_.end()) head_seq = it->second;
-                       }
-                       // PostgreSQL holds every offset below `persisted`: the rest, if the room has
-                       // any, is read from the log itself.
-                       int64_t from = std::max(persisted, after);
-                       if (page.has_more || static_cast<int>(page.messages.size()) >= limit ||
-                           head_seq - 1 < from) {
-                         return done(std::move(page));
-                       }
-                       tail_read(room, from, head_seq, limit, std::move(page), true,
-                                 std::move(done));
-                     });
+  auto on_page = [this, room, after, limit, done = std::move(done)](Result<PgPage> r) mutable {
+    if (!r) return done(r.error());
+    int64_t persisted = r->persisted_next_offset;
+    trim_rejected(partition_of(room), persisted);
+    Page page{std::move(r->messages), r->has_more};
+    int64_t head = head_of(room);
+    int64_t from = std::max(persisted, after);  // seq > after: offset >= after
+    if (page.has_more || static_cast<int>(page.messages.size()) >= limit || head - 1 < from) {
+      return done(std::move(page));
+    }
+    tail_read(room, from, head, limit, std::move(page), true, std::move(done));
+  };
+  store_->read_after(room, after, limit, std::move(on_page));
 }
 
 void ClusterLog::read_before(std::string room, int64_t before, int limit,
                              std::function<void(Result<Page>)> done) {
-  store_->read_before(
-      room, before, limit,
-      [this, room, before, limit, done = std::move(done)](Result<PgPage> r) mutable {
-        if (!r) return done(r.error());
-        int64_t persisted = r->persisted_next_offset;
-        trim_rejected(partition_of(room), persisted);
-        Page page{std::move(r->messages), r->has_more};
-        int64_t head_seq = 0;
-        {
-          std::lock_guard lock(state_mu_);
-          auto it = heads_.find(room);
-          if (it != heads_.end()) head_seq = it->second;
-        }
-        int64_t to = before > 0 ? std::min(head_seq, before - 1) : head_seq;
-        if (to - 1 < persisted) return done(std::move(page));
-        tail_read(room, persisted, to, limit, std::move(page), false, std::move(done));
-      });
+  auto on_page = [this, room, before, limit, done = std::move(done)](Result<PgPage> r) mutable {
+    if (!r) return done(r.error());
+    int64_t persisted = r->persisted_next_offset;
+    trim_rejected(partition_of(room), persisted);
+    Page page{std::move(r->messages), r->has_more};
+    int64_t head = head_of(room);
+    int64_t to =
+        before > 0 ? std::min(head, before - 1) : head;  // seq < before: offset < before - 1
+    if (to - 1 < persisted) return done(std::move(page));
+    tail_read(room, persisted, to, limit, std::move(page), false, std::move(done));
+  };
+  store_->read_before(room, before, limit, std::move(on_page));
 }
 
 // Reads the room's messages at offsets [from, to) from the log and merges them into @p page:

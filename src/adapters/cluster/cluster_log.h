@@ -111,6 +111,7 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   void tail_read(std::string room, int64_t from, int64_t to, int limit, Page page, bool forward,
                  std::function<void(Result<Page>)> done);
   void trim_rejected(int32_t partition, int64_t persisted_next);
+  int64_t head_of(const std::string& room) const;
 
   ClusterLogOptions options_;
   KafkaOptions kafka_;

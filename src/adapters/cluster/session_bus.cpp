@@ -22,15 +22,9 @@ KafkaSessionBus::~KafkaSessionBus() {
 }
 
 void KafkaSessionBus::start() {
-  TailCallbacks callbacks;
-  callbacks.on_records = [this](std::vector<Consumed>&& records) {
-    on_records(std::move(records));
-  };
-  callbacks.on_error = [](int32_t partition, Errc, const std::string& error) {
-    spdlog::warn("results tail, partition {}: {}", partition, error);
-  };
-  tail_ = std::make_unique<KafkaTail>(kafka_, kafka_.results(), std::map<int32_t, int64_t>{},
-                                      std::move(callbacks));
+  tail_ = tail_from_beginning(
+      kafka_, kafka_.results(),
+      [this](std::vector<Consumed>&& records) { on_records(std::move(records)); }, "results");
 }
 
 void KafkaSessionBus::stop() {

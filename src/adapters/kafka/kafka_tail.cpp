@@ -142,4 +142,16 @@ void KafkaTail::stop() {
   rd_kafka_consumer_close(rk_.get());
 }
 
+std::unique_ptr<KafkaTail> tail_from_beginning(
+    const KafkaOptions& options, const std::string& topic,
+    std::function<void(std::vector<Consumed>&&)> on_records, const std::string& what) {
+  TailCallbacks callbacks;
+  callbacks.on_records = std::move(on_records);
+  callbacks.on_error = [what](int32_t partition, Errc, const std::string& error) {
+    spdlog::warn("{} tail, partition {}: {}", what, partition, error);
+  };
+  return std::make_unique<KafkaTail>(options, topic, std::map<int32_t, int64_t>{},
+                                     std::move(callbacks));
+}
+
 }  // namespace parley

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -67,5 +68,10 @@ class KafkaTail {
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
+
+/// A tail of every partition of @p topic from its beginning, its errors logged under @p what.
+std::unique_ptr<KafkaTail> tail_from_beginning(
+    const KafkaOptions& options, const std::string& topic,
+    std::function<void(std::vector<Consumed>&&)> on_records, const std::string& what);
 
 }  // namespace parley
