@@ -126,6 +126,17 @@ TEST(KafkaAdmin, DescribesTheTopicsAndSkipsCreationWhenAllExist) {
   EXPECT_LT(now_us() - t0, 8'000'000);
 }
 
+TEST(KafkaAdmin, WithoutCreateTopicsTheMissingTopicsAreLeftToAutoCreation) {
+  // A demo on `parley kafka-mock` with a --topic-prefix of its own: CreateTopics never answers
+  // there, so after its wait the topics are made by the cluster's auto-creation instead.
+  KafkaOptions o = topics("auto");
+  o.topic_prefix = kafka_test::unique_prefix("autocreated");
+  ensure_topics(o, 30000);
+  auto d = describe(o);
+  EXPECT_EQ(d.size(), 4u);
+  for (const auto& [name, n] : d) EXPECT_GT(n, 0) << name;
+}
+
 TEST(KafkaProducer, DeliveryReportCarriesPartitionAndOffset) {
   auto o = topics("dr");
   KafkaProducer producer(o);
