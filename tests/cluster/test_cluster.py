@@ -526,6 +526,51 @@ def test_kill9_persister_and_a_broker_under_load(cluster, kafka):
     run(main(), timeout=360)
 
 
+def test_two_persisters_split_the_partitions_and_either_may_die(cluster):
+    """Two persisters share the partitions (one consumer group); kill -9 one of them under load
+    and the other takes its partitions over from PostgreSQL's offsets: every acknowledged
+    message is stored exactly once."""
+    from parley_cluster_harness import Persister
+    c = cluster
+    (c.workdir / "second-persister").mkdir(parents=True, exist_ok=True)
+    second = Persister(c.workdir / "second-persister")
+
+    async def main():
+        owner = c.new_user("owner")
+        tok = c.tokens[owner]
+        o = await c.ws(1, owner)
+        room = c.room("two-persisters")
+        await o.ok("create_room", room=room)
+        await in_thread(second.launch, c.persist_cmd())
+        await in_thread(second.wait_started)
+        # Both are in the group once each logs an assignment smaller than the whole topic.
+        await eventually(lambda: "assigned 4 partitions" in second.log_tail(200), 30,
+                         "the second persister to get its share of the 8 partitions", interval=0.3,
+                         detail=lambda: second.log_tail(5))
+        senders = [Sender(c, c.new_user(f"load{k}", on=k), room, k) for k in (1, 2, 3)]
+        for s in senders:
+            await s.connect()
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(s.run(stop)) for s in senders]
+        await asyncio.sleep(1.5)
+        await in_thread(c.kill9_persister)  # the first one: the second takes all 8 back
+        await asyncio.sleep(2.0)
+        stop.set()
+        await within(asyncio.gather(*tasks), 150, "the senders", lambda: senders_state(senders))
+        await resolve(senders)
+        acked = acked_of(senders)
+        rows = await in_thread(c.wait_db_matches_history, room, tok, 2, 90)
+        assert_exactly_once(rows, acked, "after kill -9 of one of two persisters")
+        assert second.alive(), "the surviving persister died"
+        print(f"{len(acked)} acknowledged, stored once each by the surviving persister")
+
+    try:
+        run(main(), timeout=240)
+    finally:
+        if second.alive():
+            second.kill9()
+
+
 def test_postgres_outage_readyz_and_no_loss(cluster, postgres):
     """(h) PostgreSQL stops while clients send: every /readyz turns non-200 within 10 s and back
     to 200 by itself once it is started again; the persister survives; nothing acknowledged is
