@@ -14,6 +14,7 @@
 #include "adapters/postgres/pg_store.h"
 #include "app/room_changes.h"
 #include "cli/wiring.h"
+#include "runtime/thread_pool_executor.h"
 
 namespace parley {
 
@@ -80,8 +81,11 @@ Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string
   ClusterLogOptions log_options;
   log_options.origin = origin_of(instance);
   log_options.dedupe_window = o.cluster.dedupe_window;
-  auto log = std::make_shared<ClusterLog>(log_options, kafka, producer, store, services.clock,
-                                          services.blocking);
+  // History reads may wait for Kafka (a watermark, a range past PostgreSQL): threads of their
+  // own, so that they never hold up password hashing on services.blocking.
+  auto readers = std::make_shared<ThreadPoolExecutor>(4);
+  auto log =
+      std::make_shared<ClusterLog>(log_options, kafka, producer, store, services.clock, readers);
   log->load();
   services.log = log;
   services.history = log;
@@ -114,10 +118,11 @@ Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string
                   bus->start();
                   log->follow();
                 },
-                [log, producer, store, bus, events] {
+                [log, producer, store, bus, events, readers] {
                   events->stop();
                   bus->stop();
                   log->stop();
+                  readers->stop();
                   producer->stop();
                   store->stop();
                 },

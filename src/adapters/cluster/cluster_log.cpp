@@ -15,6 +15,7 @@ namespace {
 
 constexpr int kStartTimeoutMs = 15000;
 constexpr int kTailReadTimeoutMs = 5000;
+constexpr int kCatchUpMs = 2000;
 
 std::string random_hex(size_t bytes) {
   std::string raw(bytes, '\0');
@@ -377,6 +378,7 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
       if (record->origin == options_.origin) answers.emplace_back(record->request, *outcome);
     }
   }
+  folded_cv_.notify_all();
   // The directory first, then the fan-out, then the senders: a sender that hears of its
   // message can read it back, and a creator can join its room at once.
   for (const auto& change : changes) {
@@ -404,6 +406,17 @@ void ClusterLog::trim_rejected(int32_t partition, int64_t persisted_next) {
   rejected.erase(rejected.begin(), rejected.lower_bound(persisted_next));
 }
 
+// A read sees every message acknowledged before it, whichever instance acknowledged it: it first
+// waits (briefly) for this instance's tail to fold its partition up to the log's end as it is
+// now. A send is acknowledged only once committed, so the high watermark covers it.
+void ClusterLog::catch_up(int32_t partition) {
+  auto high = producer_->high_watermark(kafka_.messages(), partition, kCatchUpMs);
+  if (!high) return;  // Kafka away: read what this instance has
+  std::unique_lock lock(state_mu_);
+  folded_cv_.wait_for(lock, std::chrono::milliseconds(kCatchUpMs),
+                      [&] { return stopping_.load() || folded_next_[partition] >= *high; });
+}
+
 // PostgreSQL holds every offset of the room's partition below `persisted_next_offset`; the
 // room's newer messages, if it has any (its head says), are read from the log itself.
 void ClusterLog::read_after(std::string room, int64_t after, int limit,
@@ -420,7 +433,11 @@ void ClusterLog::read_after(std::string room, int64_t after, int limit,
     }
     tail_read(room, from, head, limit, std::move(page), true, std::move(done));
   };
-  store_->read_after(room, after, limit, std::move(on_page));
+  readers_->run(
+      [this, room = std::move(room), after, limit, on_page = std::move(on_page)]() mutable {
+        catch_up(partition_of(room));
+        store_->read_after(room, after, limit, std::move(on_page));
+      });
 }
 
 void ClusterLog::read_before(std::string room, int64_t before, int limit,
@@ -436,7 +453,11 @@ void ClusterLog::read_before(std::string room, int64_t before, int limit,
     if (to - 1 < persisted) return done(std::move(page));
     tail_read(room, persisted, to, limit, std::move(page), false, std::move(done));
   };
-  store_->read_before(room, before, limit, std::move(on_page));
+  readers_->run(
+      [this, room = std::move(room), before, limit, on_page = std::move(on_page)]() mutable {
+        catch_up(partition_of(room));
+        store_->read_before(room, before, limit, std::move(on_page));
+      });
 }
 
 // Reads the room's messages at offsets [from, to) from the log and merges them into @p page:

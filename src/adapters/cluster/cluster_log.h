@@ -12,6 +12,7 @@
 // from the fold: the offsets it did not apply as messages are kept (rejected_) until the
 // persister passed them.
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -112,6 +113,7 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
                  std::function<void(Result<Page>)> done);
   void trim_rejected(int32_t partition, int64_t persisted_next);
   int64_t head_of(const std::string& room) const;
+  void catch_up(int32_t partition);
 
   ClusterLogOptions options_;
   KafkaOptions kafka_;
@@ -139,6 +141,7 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
 
   // The fold's products, read by workers (head, replay) and written by the tail thread.
   mutable std::mutex state_mu_;
+  std::condition_variable folded_cv_;  // folded_next_ moved
   std::unordered_map<std::string, int64_t> heads_;
   // Per partition: offsets the fold did not apply as messages, from the persister's position
   // on. A replay from Kafka skips them. Bounded: past the cap the oldest are dropped and the

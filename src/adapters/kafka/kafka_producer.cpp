@@ -150,6 +150,18 @@ bool KafkaProducer::wait_reachable(int timeout_ms) {
   return ok;
 }
 
+Result<int64_t> KafkaProducer::high_watermark(const std::string& topic, int32_t partition,
+                                              int timeout_ms) {
+  int64_t low = 0;
+  int64_t high = 0;
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition,
+                                                             &low, &high, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return make_error(Errc::unavailable, std::string("watermarks: ") + rd_kafka_err2str(err));
+  }
+  return high;
+}
+
 void KafkaProducer::purge_queued() {
   rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
 }

@@ -66,6 +66,10 @@ class KafkaProducer {
   /// Asks for metadata (blocking, up to @p timeout_ms): true if a broker answered. Start-up only.
   bool wait_reachable(int timeout_ms);
 
+  /// The high watermark of @p partition of @p topic (the offset after the last committed record),
+  /// asked of its leader: blocking, up to @p timeout_ms; `unavailable` if no answer.
+  Result<int64_t> high_watermark(const std::string& topic, int32_t partition, int timeout_ms);
+
   /// rd_kafka_outq_len: records not yet answered (queued, in flight, reports not yet served)
   /// plus other librdkafka events waiting for the poll thread (statistics, errors).
   int outstanding() const;
