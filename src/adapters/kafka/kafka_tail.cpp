@@ -39,7 +39,7 @@ KafkaTail::KafkaTail(const KafkaOptions& options, std::string topic,
                                {"enable.auto.commit", "false"},
                                {"enable.auto.offset.store", "false"},
                                {"enable.partition.eof", "true"},
-                               {"fetch.wait.max.ms", "10"},
+                               {"fetch.wait.max.ms", "100"},
                                {"auto.offset.reset", "error"}});
   rk_ = make_kafka_handle(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk_.get());

@@ -32,7 +32,9 @@ class KafkaTail {
  public:
   /// Reads the topic's partitions and high watermarks (blocking, start-up), assigns every
   /// partition at @p start (a missing partition: from the beginning) and starts the thread.
-  /// Defaults: fetch.wait.max.ms=10, enable.partition.eof=true, enable.auto.commit=false,
+  /// Defaults: fetch.wait.max.ms=100 (a real broker answers a waiting fetch as soon as a record
+  /// arrives, so this costs no latency; 10 made three idle instances cost a broker 15 % of a
+  /// core in empty fetches, 100 costs 4 %), enable.partition.eof=true, enable.auto.commit=false,
   /// auto.offset.reset=error, a dummy group.id; KafkaOptions::overrides win.
   /// Throws std::runtime_error if the topic does not exist or no broker answers in
   /// @p timeout_ms.
