@@ -5,7 +5,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 
-#include "adapters/kafka/kafka_admin.h"
+#include "adapters/cluster/bus_json.h"
 
 namespace parley {
 
@@ -101,15 +101,10 @@ void ClusterEvents::announce(const std::vector<MemberChange>& changes) {
 void ClusterEvents::on_records(std::vector<Consumed>&& records) {
   int64_t now = clock_->now_ms();
   for (const Consumed& c : records) {
-    if (now - c.timestamp_ms > options_.max_age_ms) continue;
-    boost::system::error_code ec;
-    json::value v = json::parse(c.value, ec);
-    if (ec || !v.is_object()) continue;
-    const json::object& o = v.as_object();
-    auto str = [&](const char* k) -> std::string {
-      const json::value* f = o.if_contains(k);
-      return f && f->is_string() ? std::string(f->as_string()) : std::string();
-    };
+    auto value = bus_json::recent_object(c, now, options_.max_age_ms);
+    if (!value) continue;
+    const json::object& o = *value;
+    auto str = [&](const char* k) { return bus_json::text(o, k); };
     std::string type = str("t");
     std::string origin = str("o");
     if (origin.empty() || origin == options_.instance) continue;

@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "adapters/cluster/bus_json.h"
+
 namespace parley {
 
 namespace json = boost::json;
@@ -53,15 +55,10 @@ void KafkaSessionBus::publish_claim(const std::string& user, const std::string& 
 void KafkaSessionBus::on_records(std::vector<Consumed>&& records) {
   int64_t now = clock_->now_ms();
   for (const Consumed& c : records) {
-    if (now - c.timestamp_ms > max_age_ms_) continue;
-    boost::system::error_code ec;
-    json::value v = json::parse(c.value, ec);
-    if (ec || !v.is_object()) continue;
-    const json::object& o = v.as_object();
-    auto str = [&](const char* k) -> std::string {
-      const json::value* f = o.if_contains(k);
-      return f && f->is_string() ? std::string(f->as_string()) : std::string();
-    };
+    auto value = bus_json::recent_object(c, now, max_age_ms_);
+    if (!value) continue;
+    const json::object& o = *value;
+    auto str = [&](const char* k) { return bus_json::text(o, k); };
     if (str("o") == instance_) continue;
     std::string type = str("t");
     std::string user = str("u");
