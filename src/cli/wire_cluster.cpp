@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include "adapters/cluster/cluster_dead_letters.h"
 #include "adapters/cluster/cluster_events.h"
 #include "adapters/cluster/cluster_log.h"
@@ -38,8 +41,19 @@ ClusterEngines open_cluster_engines(const ClusterFlags& flags) {
   PgStoreOptions pg;
   pg.conninfo = flags.postgres;
   pg.messages_topic = e.kafka.messages();
-  e.store = std::make_shared<PgStore>(pg);
-  return e;
+  // A PostgreSQL that is still starting, or slow on a loaded machine, is waited for a while:
+  // instances and persisters are often started together with it.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    try {
+      e.store = std::make_shared<PgStore>(pg);
+      return e;
+    } catch (const std::exception& error) {
+      if (std::chrono::steady_clock::now() >= deadline) throw;
+      spdlog::warn("PostgreSQL not ready ({}); trying again", error.what());
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+    }
+  }
 }
 
 namespace {

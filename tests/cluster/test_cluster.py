@@ -792,3 +792,21 @@ def test_the_send_quota_is_shared_by_the_instances_of_a_user(cluster_factory):
         assert accepted <= 3, f"i2 took {accepted} of 10 sends after i1 spent the whole burst: {codes}"
 
     run(main(), timeout=60)
+
+
+def test_an_instance_waits_for_a_postgres_that_is_not_answering_yet(cluster_factory, postgres):
+    """Started while PostgreSQL does not answer (paused), an instance keeps trying for a while
+    instead of exiting, and serves once PostgreSQL is back."""
+    postgres.require_control()
+    c = cluster_factory(n=1, start=False)
+    c.conninfo = postgres.create_database(c.dbname)
+    inst = c.inst(1)
+    postgres.pause()
+    try:
+        c._launch_instance(inst)
+        time.sleep(4)
+        assert inst.alive(), f"i1 gave up while PostgreSQL was paused:\n{inst.log_tail()}"
+    finally:
+        postgres.resume()
+    c._wait_instance_started(inst)
+    c.wait_ready(1)
