@@ -1,5 +1,4 @@
 // A gateway instance of a cluster: Kafka is the log, PostgreSQL the history and the accounts.
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include "adapters/cluster/cluster_log.h"
 #include "adapters/cluster/session_bus.h"
 #include "adapters/crypto/jwt_token_signer.h"
+#include "adapters/crypto/random_hex.h"
 #include "adapters/kafka/kafka_admin.h"
 #include "adapters/kafka/kafka_config.h"
 #include "adapters/kafka/kafka_producer.h"
@@ -57,18 +57,6 @@ ClusterEngines open_cluster_engines(const ClusterFlags& flags) {
 }
 
 namespace {
-
-std::string random_hex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
-  static const char* digits = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char c : raw) {
-    hex.push_back(digits[c >> 4]);
-    hex.push_back(digits[c & 15]);
-  }
-  return hex;
-}
 
 // One name per process: an instance restarted under the same name must not take the answers
 // meant for its previous life, whose records may still be in the log.

@@ -1,11 +1,11 @@
 #include "adapters/cluster/cluster_log.h"
 
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 
+#include "adapters/crypto/random_hex.h"
 #include "adapters/kafka/kafka_range_reader.h"
 #include "adapters/kafka/record_codec.h"
 
@@ -16,18 +16,6 @@ namespace {
 constexpr int kStartTimeoutMs = 15000;
 constexpr int kTailReadTimeoutMs = 5000;
 constexpr int kCatchUpMs = 2000;
-
-std::string random_hex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 15]);
-  }
-  return out;
-}
 
 // A send record read back from the log, as the message the fold made of it.
 Message message_of(const LogRecord& r, const Consumed& c) {
