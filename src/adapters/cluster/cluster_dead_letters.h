@@ -26,13 +26,25 @@ class ClusterDeadLetters final : public DeadLetters {
                               {"user", letter.user},       {"op", letter.op},
                               {"payload", letter.payload}, {"reason", letter.reason},
                               {"at_ms", letter.at_ms}};
-    // Fire and forget, like the single node's: a failure is logged by the producer.
-    (void)producer_->produce(kafka_.dlq(), letter.user, boost::json::serialize(value),
-                             [](const Delivery&) {});
+    produce(letter.user, boost::json::serialize(value), kAttempts);
     store_->record(std::move(letter));
   }
 
  private:
+  // Dead letters share the producer with sends, whose expired records the log purges from the
+  // local queue while Kafka is away: a purged or timed-out dead letter is queued again, a few
+  // times, so that one reaches the topic once Kafka is back.
+  static constexpr int kAttempts = 10;
+
+  void produce(std::string key, std::string value, int attempts_left) {
+    Status st = producer_->produce(kafka_.dlq(), key, value,
+                                   [this, key, value, attempts_left](const Delivery& d) {
+                                     if (!d.ok && d.not_persisted && attempts_left > 1)
+                                       produce(key, value, attempts_left - 1);
+                                   });
+    (void)st;  // a full queue: PostgreSQL's row is the record that stays
+  }
+
   std::string instance_;
   KafkaOptions kafka_;
   std::shared_ptr<KafkaProducer> producer_;
