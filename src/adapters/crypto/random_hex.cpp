@@ -7,6 +7,7 @@
 namespace parley {
 
 std::string random_hex(size_t bytes) {
+  if (bytes == 0) return {};  // libsodium must not be handed an empty vector's null data()
   std::vector<unsigned char> raw(bytes);
   randombytes_buf(raw.data(), raw.size());
   std::string hex(bytes * 2 + 1, '\0');
