@@ -1,13 +1,13 @@
 # parley: the two commands (see README.md).
 #   make run    install dependencies, build, serve on 127.0.0.1:8080 with ./data
 #   make cluster  the same on a local cluster: Kafka, PostgreSQL, 3 instances, nginx on :8080
-#   make test   install dependencies, build Release and ASan+UBSan, run every test
+#   make test   install dependencies, build Release, ASan+UBSan and TSan (unit tests), run every test
 #               (and the fuzzers, built with clang in build-fuzz, for PARLEY_FUZZ_SECONDS each)
 JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 
-.PHONY: all deps build build-asan build-fuzz run cluster test fuzz unit integration browser bench format clean
+.PHONY: all deps build build-asan build-tsan build-fuzz run cluster test fuzz unit integration browser bench format clean
 
 all: build
 
@@ -20,6 +20,9 @@ build/CMakeCache.txt:
 build-asan/CMakeCache.txt:
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_SANITIZE=ON
 
+build-tsan/CMakeCache.txt:
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARLEY_TSAN=ON
+
 # Only the fuzz targets and the libraries they test are compiled in this one (see cmake/fuzz.cmake).
 build-fuzz/CMakeCache.txt:
 	cmake -S . -B build-fuzz -DPARLEY_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -29,6 +32,11 @@ build: build/CMakeCache.txt
 
 build-asan: build-asan/CMakeCache.txt
 	cmake --build build-asan -j $(JOBS)
+
+# ThreadSanitizer: only the unit tests of the threaded parts (gateway, cluster core, Kafka adapter).
+TSAN_TESTS = gateway_test cluster_core_test kafka_mock_test
+build-tsan: build-tsan/CMakeCache.txt
+	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
 
 build-fuzz: build-fuzz/CMakeCache.txt
 	cmake --build build-fuzz -j $(JOBS) --target fuzzers
@@ -42,7 +50,7 @@ BROKERS ?= 3
 cluster: deps build
 	./scripts/cluster start --brokers $(BROKERS) --listen $(LISTEN)
 
-test: deps build build-asan build-fuzz
+test: deps build build-asan build-tsan build-fuzz
 	./scripts/run-tests
 
 fuzz: deps build-fuzz
@@ -55,4 +63,4 @@ format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp')
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz

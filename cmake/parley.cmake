@@ -2,6 +2,18 @@
 # parley_test(NAME SRCS ... DEPS ... LABELS ...): a GoogleTest binary registered with CTest.
 set(PARLEY_WARNINGS -Wall -Wextra -Wpedantic -Werror)
 
+if(PARLEY_SANITIZE AND PARLEY_TSAN)
+  message(FATAL_ERROR "PARLEY_SANITIZE and PARLEY_TSAN are two builds: pick one")
+endif()
+# ThreadSanitizer, for the threaded parts (the gateway's workers, the cluster's tail, events and
+# sweeper threads): make build-tsan builds their unit tests only (scripts/run-tests).
+if(PARLEY_TSAN)
+  # -Wno-tsan: GCC warns that Asio's atomic_thread_fence is not instrumented; TSan still sees the
+  # locks and atomics around it.
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan)
+  add_link_options(-fsanitize=thread)
+endif()
+
 if(PARLEY_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
   add_link_options(-fsanitize=address,undefined)

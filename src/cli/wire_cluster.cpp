@@ -16,6 +16,7 @@
 #include "adapters/kafka/kafka_producer.h"
 #include "adapters/postgres/pg_store.h"
 #include "app/room_changes.h"
+#include "cli/cluster_settings.h"
 #include "cli/wiring.h"
 #include "runtime/thread_pool_executor.h"
 
@@ -47,13 +48,15 @@ ClusterEngines open_cluster_engines(const ClusterFlags& flags) {
   for (;;) {
     try {
       e.store = std::make_shared<PgStore>(pg);
-      return e;
+      break;
     } catch (const std::exception& error) {
       if (std::chrono::steady_clock::now() >= deadline) throw;
       spdlog::warn("PostgreSQL not ready ({}); trying again", error.what());
       std::this_thread::sleep_for(std::chrono::seconds(1));
     }
   }
+  check_cluster_settings(e.kafka, *e.store, flags.dedupe_window);
+  return e;
 }
 
 namespace {

@@ -99,7 +99,8 @@ void ClusterLog::stop() {
 }
 
 bool ClusterLog::caught_up() const {
-  return tail_ && tail_->caught_up();
+  // A partition the tail cannot read (its offset out of range) is not followed: not ready.
+  return tail_ && tail_->caught_up() && tail_->stuck().empty();
 }
 
 int32_t ClusterLog::partition_of(const std::string& room) const {

@@ -64,7 +64,7 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   void follow();
   void stop();
 
-  /// The tail has reached the end of the log as it was at start.
+  /// The tail has reached the end of the log as it was at start, and reads every partition.
   bool caught_up() const;
   /// Records folded so far (a gauge, and a readiness hint).
   uint64_t folded() const { return folded_.load(std::memory_order_relaxed); }

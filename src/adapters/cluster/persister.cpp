@@ -5,17 +5,16 @@
 #include <chrono>
 #include <thread>
 
+#include "adapters/cluster/fold_driver.h"
 #include "adapters/kafka/kafka_group_consumer.h"
-#include "adapters/kafka/record_codec.h"
 
 namespace parley {
 
 Persister::Persister(PersisterOptions options, std::shared_ptr<PgStore> store)
     : options_(std::move(options)), store_(std::move(store)), fold_(options_.dedupe_window) {}
 
-// A partition this member now owns starts where PostgreSQL's copy of it ends, with the fold
-// state of that copy: whatever an earlier owner stored, and nothing it did not.
-std::map<int32_t, int64_t> Persister::assigned(const std::vector<int32_t>& partitions) {
+std::map<int32_t, int64_t> Persister::load(const std::vector<int32_t>& partitions,
+                                           const std::atomic<bool>* stop) {
   std::map<int32_t, int64_t> start;
   for (;;) {
     auto snapshots = store_->load_snapshots(partitions, options_.dedupe_window);
@@ -24,44 +23,85 @@ std::map<int32_t, int64_t> Persister::assigned(const std::vector<int32_t>& parti
         start[snap.partition] = snap.next_offset;
         fold_.load(std::move(snap));
       }
-      spdlog::info("persister: assigned {} partitions", partitions.size());
       return start;
     }
     spdlog::warn("persister: cannot load partitions from PostgreSQL ({}); retrying",
                  snapshots.error().message);
+    if (stop != nullptr && stop->load()) return start;
     std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_ms));
   }
 }
 
+// A partition this member now owns starts where PostgreSQL's copy of it ends, with the fold
+// state of that copy: whatever an earlier owner stored, and nothing it did not.
+std::map<int32_t, int64_t> Persister::assigned(const std::vector<int32_t>& partitions) {
+  auto start = load(partitions, nullptr);
+  spdlog::info("persister: assigned {} partitions", partitions.size());
+  return start;
+}
+
 PersistBatch Persister::fold(const std::vector<Consumed>& records) {
   PersistBatch batch;
-  std::map<int32_t, int64_t> next;
+  std::map<int32_t, OffsetAdvance> moved;
   for (const Consumed& c : records) {
-    next[c.partition] = c.offset + 1;
-    auto record = decode_record(c.value);
-    if (!record) {
-      spdlog::warn("persister: partition {} offset {} is not a record ({}); skipped", c.partition,
-                   c.offset, record.error().message);
-      continue;
-    }
-    auto outcome = fold_.apply(LogPosition{c.partition, c.offset, c.timestamp_ms}, *record);
-    if (!outcome) continue;
-    switch (outcome->kind) {
+    // Only a partition loaded from PostgreSQL: folding one from an empty state would refuse
+    // its sends (no such room) and move its offset past messages never stored.
+    if (!fold_.holds(c.partition)) continue;
+    const int64_t from = fold_.next_offset(c.partition);
+    FoldStep step = fold_consumed(fold_, c);
+    if (step.kind == FoldStep::Kind::already_folded) continue;
+    moved.try_emplace(c.partition, OffsetAdvance{c.partition, from, 0});
+    if (step.kind != FoldStep::Kind::folded) continue;
+    Folded& outcome = step.outcome;
+    switch (outcome.kind) {
       case Folded::Kind::message:
-        batch.messages.push_back(PersistedMessage{c.partition, std::move(outcome->message)});
+        batch.messages.push_back(PersistedMessage{c.partition, std::move(outcome.message)});
         break;
       case Folded::Kind::room_created:
-        batch.created_rooms.push_back(CreatedRoom{c.partition, std::move(outcome->room)});
+        batch.created_rooms.push_back(CreatedRoom{c.partition, std::move(outcome.room)});
         break;
       case Folded::Kind::member_added:
-        batch.added_members.emplace_back(outcome->room.name, outcome->member);
+        batch.added_members.emplace_back(outcome.room.name, outcome.member);
         break;
       default:
         break;  // refusals, duplicates, expiries store nothing (the origin records expiries)
     }
   }
-  for (const auto& [partition, offset] : next) batch.next_offsets.emplace_back(partition, offset);
+  for (auto& [partition, advance] : moved) {
+    advance.to = fold_.next_offset(partition);
+    batch.offsets.push_back(advance);
+  }
   return batch;
+}
+
+Persister::Stored Persister::store(const PersistBatch& batch, KafkaGroupConsumer& consumer,
+                                   const std::atomic<bool>& stop) {
+  for (;;) {
+    Status st = store_->persist(batch);
+    if (st) return Stored::yes;
+    if (st.error().code == Errc::conflict) {
+      // Another persister stored these partitions past where this one started (it owned them
+      // while this one was paused or being revoked). This batch is stale: drop it, take the
+      // partitions up again from PostgreSQL. If they are no longer ours, the next poll revokes
+      // them; meanwhile any batch of ours is refused the same way.
+      stale_batches_.fetch_add(1);
+      std::vector<int32_t> partitions;
+      for (const OffsetAdvance& a : batch.offsets) partitions.push_back(a.partition);
+      spdlog::warn("persister: stale batch ({}); reloading {} partition(s)", st.error().message,
+                   partitions.size());
+      for (const auto& [p, offset] : load(partitions, &stop)) {
+        if (Status s = consumer.seek(p, offset); !s) {
+          // Not assigned any more (a revoke is on its way): the state is dropped then.
+          spdlog::warn("persister: partition {}: {}", p, s.error().message);
+        }
+      }
+      return Stored::stale;
+    }
+    spdlog::warn("persister: batch of {} messages not stored ({}); retrying", batch.messages.size(),
+                 st.error().message);
+    if (stop.load()) return Stored::stopping;
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_ms));
+  }
 }
 
 void Persister::run(const std::atomic<bool>& stop, const std::function<void()>& on_ready) {
@@ -80,17 +120,14 @@ void Persister::run(const std::atomic<bool>& stop, const std::function<void()>& 
     auto records = consumer.poll(options_.poll_ms, options_.max_batch);
     if (records.empty()) continue;
     PersistBatch batch = fold(records);
+    if (batch.empty()) continue;
     // The batch is kept until PostgreSQL takes it: nothing is polled (or committed) meanwhile.
-    for (;;) {
-      Status st = store_->persist(batch);
-      if (st) break;
-      spdlog::warn("persister: batch of {} messages not stored ({}); retrying",
-                   batch.messages.size(), st.error().message);
-      if (stop.load()) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_ms));
-    }
+    Stored stored = store(batch, consumer, stop);
+    if (stored == Stored::stopping) break;
+    if (stored == Stored::stale) continue;
     persisted_.fetch_add(batch.messages.size());
-    std::map<int32_t, int64_t> next(batch.next_offsets.begin(), batch.next_offsets.end());
+    std::map<int32_t, int64_t> next;
+    for (const OffsetAdvance& a : batch.offsets) next[a.partition] = a.to;
     if (Status st = consumer.commit(next); !st) {
       // PostgreSQL's offsets are the ones that count; Kafka's are a fallback.
       spdlog::warn("persister: offset commit failed: {}", st.error().message);

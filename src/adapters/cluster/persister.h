@@ -5,6 +5,12 @@
 // Kafka's offsets are committed only after that transaction: PostgreSQL's copy is the one a
 // new owner of a partition starts from, so a persister killed at any moment loses nothing and
 // duplicates nothing (rows are keyed by room+seq and inserted idempotently).
+//
+// Owners come and go (rebalances, kill -9, a process paused past its session timeout), and two
+// may briefly believe they own one partition. The offsets in PostgreSQL are the fence: a batch
+// moves a partition's offset only from the position its fold started at (PgStore::persist is a
+// compare-and-set), so a stale owner's batch is refused whole, and it reloads the partition
+// from PostgreSQL. Only partitions loaded from PostgreSQL are ever folded.
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -26,6 +32,8 @@ struct PersisterOptions {
   int retry_ms = 500;  // between attempts while PostgreSQL refuses a batch
 };
 
+class KafkaGroupConsumer;
+
 class Persister {
  public:
   Persister(PersisterOptions options, std::shared_ptr<PgStore> store);
@@ -35,15 +43,28 @@ class Persister {
 
   /// Records written so far (messages), for logs and benchmarks.
   uint64_t persisted() const { return persisted_.load(); }
+  /// Batches refused because another persister had moved a partition meanwhile.
+  uint64_t stale_batches() const { return stale_batches_.load(); }
 
  private:
   PersistBatch fold(const std::vector<Consumed>& records);
   std::map<int32_t, int64_t> assigned(const std::vector<int32_t>& partitions);
+  /// Loads @p partitions' state from PostgreSQL into the fold (retrying until it answers or
+  /// @p stop); returns where each starts.
+  std::map<int32_t, int64_t> load(const std::vector<int32_t>& partitions,
+                                  const std::atomic<bool>* stop);
+  enum class Stored { yes, stale, stopping };
+  /// Stores @p batch, retrying while PostgreSQL fails. `stale`: a partition's offset had moved
+  /// (another persister), nothing was stored, the partitions are reloaded and @p consumer seeks
+  /// to them. `stopping`: @p stop was set before it was stored.
+  Stored store(const PersistBatch& batch, KafkaGroupConsumer& consumer,
+               const std::atomic<bool>& stop);
 
   PersisterOptions options_;
   std::shared_ptr<PgStore> store_;
   LogFold fold_;
   std::atomic<uint64_t> persisted_{0};
+  std::atomic<uint64_t> stale_batches_{0};
 };
 
 }  // namespace parley

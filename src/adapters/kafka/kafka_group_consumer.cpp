@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 #include "adapters/kafka/consumer_util.h"
 
@@ -84,7 +85,12 @@ void KafkaGroupConsumer::rebalance(rd_kafka_resp_err_t err,
     std::sort(assigned_.begin(), assigned_.end());
     spdlog::info("kafka group {}: assigned {} partition(s)", topic_, ps.size());
   } else {
-    // Revoked (or the assignment was lost): the owner drops the partitions first.
+    // Revoked (or the assignment was lost): the owner drops the partitions first, and the
+    // records of theirs that this poll() already took go too: folded now, they would be folded
+    // on a state the owner no longer has (or on the new owner's behalf).
+    std::erase_if(collecting_, [&](const Consumed& c) {
+      return std::binary_search(ps.begin(), ps.end(), c.partition);
+    });
     if (callbacks_.on_revoked) callbacks_.on_revoked(ps);
     if (cooperative) {
       rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk_.get(), partitions);
@@ -97,23 +103,40 @@ void KafkaGroupConsumer::rebalance(rd_kafka_resp_err_t err,
     }
     spdlog::info("kafka group {}: revoked {} partition(s)", topic_, ps.size());
   }
+  rebalanced_ = true;
 }
 
 std::vector<Consumed> KafkaGroupConsumer::poll(int timeout_ms, size_t max) {
-  std::vector<Consumed> batch;
-  if (closed_) return batch;
+  collecting_.clear();
+  if (closed_) return {};
+  rebalanced_ = false;
   rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), timeout_ms);
-  while (m != nullptr) {
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      batch.push_back(kafka_detail::to_consumed(m));
-    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      spdlog::warn("kafka group {}: {}", topic_, rd_kafka_message_errstr(m));
+  for (;;) {
+    if (m != nullptr) {
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        collecting_.push_back(kafka_detail::to_consumed(m));
+      } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        spdlog::warn("kafka group {}: {}", topic_, rd_kafka_message_errstr(m));
+      }
+      rd_kafka_message_destroy(m);
     }
-    rd_kafka_message_destroy(m);
-    if (batch.size() >= max) break;
+    // One assignment per batch: after a rebalance the owner's state changed under it.
+    if (m == nullptr || rebalanced_ || collecting_.size() >= max) break;
     m = rd_kafka_consumer_poll(rk_.get(), 0);
   }
-  return batch;
+  return std::exchange(collecting_, {});
+}
+
+Status KafkaGroupConsumer::seek(int32_t partition, int64_t offset) {
+  KafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), partition)->offset = offset;
+  rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_.get(), list.get(), 5000);
+  rd_kafka_resp_err_t err = error != nullptr ? rd_kafka_error_code(error) : list->elems[0].err;
+  if (error != nullptr) rd_kafka_error_destroy(error);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return make_error(Errc::unavailable, std::string("kafka seek: ") + rd_kafka_err2str(err));
+  }
+  return Ok{};
 }
 
 Status KafkaGroupConsumer::commit(const std::map<int32_t, int64_t>& next_offsets) {

@@ -42,8 +42,15 @@ class KafkaGroupConsumer {
 
   /// Waits up to @p timeout_ms for a record, then takes what else is there (up to @p max).
   /// Rebalance callbacks run inside. Records come in offset order within each partition.
+  /// A batch never holds a record of a partition revoked during the call: those collected
+  /// before the revoke are dropped (the owner dropped their state), and the call returns at
+  /// the first rebalance so the owner sees one assignment per batch.
   /// Consumer errors are logged (librdkafka recovers from them by itself).
   std::vector<Consumed> poll(int timeout_ms, size_t max = 1000);
+
+  /// Moves where @p partition is read from (it must be assigned): the records the consumer
+  /// fetched ahead of @p offset are discarded. Used by an owner whose state turned out stale.
+  Status seek(int32_t partition, int64_t offset);
 
   /// Commits @p next_offsets (partition -> the next offset to read), synchronously.
   Status commit(const std::map<int32_t, int64_t>& next_offsets);
@@ -64,6 +71,8 @@ class KafkaGroupConsumer {
   GroupCallbacks callbacks_;
   KafkaHandlePtr rk_;
   std::vector<int32_t> assigned_;
+  std::vector<Consumed> collecting_;  // the batch poll() is building (a revoke trims it)
+  bool rebalanced_ = false;           // a rebalance ran during this poll()
   bool closed_ = false;
 };
 

@@ -13,6 +13,7 @@ namespace parley {
 namespace {
 
 constexpr size_t kMaxBatch = 1000;
+constexpr auto kStuckRetry = std::chrono::seconds(1);
 
 Errc errc_of_consume(rd_kafka_resp_err_t err) {
   switch (err) {
@@ -92,6 +93,31 @@ std::map<int32_t, int64_t> KafkaTail::positions() const {
   return positions_;
 }
 
+std::map<int32_t, std::string> KafkaTail::stuck() const {
+  std::lock_guard lock(mu_);
+  return stuck_;
+}
+
+// librdkafka stops fetching a partition after an offset error (auto.offset.reset=error) and
+// does not take a seek there: assign every partition again at the positions handed to the sink
+// so far, so that the stuck one resumes once the broker has that offset. Only while one is stuck.
+void KafkaTail::retry_stuck() {
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_retry_) return;
+  next_retry_ = now + kStuckRetry;
+  KafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(partitions_));
+  {
+    std::lock_guard lock(mu_);
+    if (stuck_.empty()) return;
+    for (const auto& [p, next] : positions_) {
+      rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset = next;
+    }
+  }
+  if (rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), list.get())) {
+    spdlog::warn("kafka tail {}: assign again: {}", topic_, rd_kafka_err2str(err));
+  }
+}
+
 void KafkaTail::check_caught_up() {
   if (caught_up_.load(std::memory_order_relaxed)) return;
   std::lock_guard lock(mu_);
@@ -104,6 +130,7 @@ void KafkaTail::check_caught_up() {
 void KafkaTail::run() {
   std::map<int32_t, int64_t> moved;  // partition -> next offset, applied after the sink
   while (!stopping_.load(std::memory_order_acquire)) {
+    retry_stuck();
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100);
     if (m == nullptr) continue;
     std::vector<Consumed> batch;
@@ -119,6 +146,10 @@ void KafkaTail::run() {
         int32_t partition = m->rkt != nullptr ? m->partition : -1;
         std::string error = rd_kafka_message_errstr(m);
         spdlog::warn("kafka tail {} partition {}: {}", topic_, partition, error);
+        if (partition >= 0 && errc_of_consume(m->err) == Errc::not_found) {
+          std::lock_guard lock(mu_);
+          stuck_[partition] = error;
+        }
         if (callbacks_.on_error) callbacks_.on_error(partition, errc_of_consume(m->err), error);
       }
       rd_kafka_message_destroy(m);
@@ -129,6 +160,7 @@ void KafkaTail::run() {
         std::lock_guard lock(mu_);
         for (const auto& [p, next] : moved) {
           if (next > positions_[p]) positions_[p] = next;
+          stuck_.erase(p);  // a record or the end again: it is read
         }
       }
       check_caught_up();

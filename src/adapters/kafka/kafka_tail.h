@@ -4,6 +4,7 @@
 // instance reads the whole log from where its snapshot ends. One thread polls and hands the
 // records to the sink in batches, in offset order within each partition.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -23,8 +24,10 @@ struct TailCallbacks {
   // A batch of records (never empty), on the tail's thread.
   std::function<void(std::vector<Consumed>&&)> on_records;
   // A partition error, on the tail's thread; partition -1: not about one partition. With the
-  // default auto.offset.reset=error, a start offset that the broker no longer has comes here
-  // (code not_found, "Offset out of range"), and that partition stops.
+  // default auto.offset.reset=error, a start offset that the broker does not have comes here
+  // (code not_found, "Offset out of range"): that partition is stuck (see stuck()) and the
+  // tail assigns it at the same position again every second, so it goes on by itself once the
+  // broker has the offset (a leader that comes back with the log, a replica catching up).
   std::function<void(int32_t partition, Errc code, const std::string& error)> on_error;
 };
 
@@ -52,12 +55,17 @@ class KafkaTail {
   const std::map<int32_t, int64_t>& start_high() const { return start_high_; }
   /// True once every partition reached the high watermark seen at start (stays true).
   bool caught_up() const { return caught_up_.load(std::memory_order_acquire); }
+  /// The partitions that cannot be read at their position now (an offset out of range, an
+  /// unknown partition), with the error: the tail is not following the log there, so an
+  /// instance must not say it is ready. Empty when every partition is read.
+  std::map<int32_t, std::string> stuck() const;
   /// Stops the thread (after the batch in hand). Idempotent.
   void stop();
 
  private:
   void run();
   void check_caught_up();
+  void retry_stuck();
 
   std::string topic_;
   TailCallbacks callbacks_;
@@ -65,7 +73,9 @@ class KafkaTail {
   int32_t partitions_ = 0;
   std::map<int32_t, int64_t> start_high_;
   mutable std::mutex mu_;
-  std::map<int32_t, int64_t> positions_;  // guarded by mu_
+  std::map<int32_t, int64_t> positions_;                // guarded by mu_
+  std::map<int32_t, std::string> stuck_;                // guarded by mu_
+  std::chrono::steady_clock::time_point next_retry_{};  // the tail's thread only
   std::atomic<bool> caught_up_{false};
   std::atomic<bool> stopping_{false};
   std::thread thread_;

@@ -132,44 +132,4 @@ Result<LogRecord> decode_record(std::string_view bytes) {
   return record_from(*v);
 }
 
-std::string encode_dead_letter(const DeadLetterValue& value) {
-  json::object o;
-  o["rec"] = record_object(value.record);
-  o["why"] = value.reason;
-  if (value.position) {
-    o["pos"] = json::object{{"p", value.position->partition},
-                            {"o", value.position->offset},
-                            {"a", value.position->append_ms}};
-  }
-  return json::serialize(o);
-}
-
-Result<DeadLetterValue> decode_dead_letter(std::string_view bytes) {
-  auto v = parse(bytes);
-  if (!v) return v.error();
-  if (!v->is_object()) return bad("dead letter: not an object");
-  const json::object& o = v->get_object();
-  const json::value* rec = o.if_contains("rec");
-  if (rec == nullptr) return bad("dead letter: no record");
-  auto record = record_from(*rec);
-  if (!record) return record.error();
-  DeadLetterValue out;
-  out.record = std::move(*record);
-  if (!get_string(o, "why", out.reason)) return bad("dead letter: why is not a string");
-  if (const json::value* pos = o.if_contains("pos")) {
-    if (!pos->is_object()) return bad("dead letter: pos is not an object");
-    LogPosition p;
-    int64_t partition = 0;
-    if (!get_int64(pos->get_object(), "p", partition) ||
-        !get_int64(pos->get_object(), "o", p.offset) ||
-        !get_int64(pos->get_object(), "a", p.append_ms) || partition < 0 ||
-        partition > std::numeric_limits<int32_t>::max()) {
-      return bad("dead letter: bad position");
-    }
-    p.partition = static_cast<int32_t>(partition);
-    out.position = p;
-  }
-  return out;
-}
-
 }  // namespace parley

@@ -2,7 +2,6 @@
 // LogRecord <-> the JSON bytes of a Kafka value. Short keys keep the log compact; empty
 // strings, false and zeros are left out. Decoding never throws: a value that is not a record
 // is an Error, which callers report and skip (a poison record must not stop a partition).
-#include <optional>
 #include <string>
 #include <string_view>
 
@@ -15,17 +14,5 @@ namespace parley {
 ///  "p":true,"d":deadline_ms,"o":origin,"q":request}
 std::string encode_record(const LogRecord& record);
 Result<LogRecord> decode_record(std::string_view bytes);
-
-// A value of the dead-letter topic: the record, why it was not applied, and where it sat in
-// the log (none for a record its origin dropped before any broker had it).
-struct DeadLetterValue {
-  LogRecord record;
-  std::string reason;
-  std::optional<LogPosition> position;
-};
-
-/// {"rec":{...record...},"why":reason,"pos":{"p":partition,"o":offset,"a":append_ms}}
-std::string encode_dead_letter(const DeadLetterValue& value);
-Result<DeadLetterValue> decode_dead_letter(std::string_view bytes);
 
 }  // namespace parley

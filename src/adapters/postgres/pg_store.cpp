@@ -99,11 +99,22 @@ INSERT INTO dead_letters(source, session, "user", op, payload, reason, at_ms)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::bigint[])
 ON CONFLICT (source) DO NOTHING)sql"};
-constexpr Statement kPersistOffsets{"persist_offsets", R"sql(
+// The offsets a batch moves, compare-and-set: a partition moves from `from` to `to` only if
+// PostgreSQL still says `from`. A persister that lost the partition (a rebalance, a pause
+// longer than the session timeout) and writes late finds another owner's offset there, matches
+// nothing, and its whole transaction is rolled back: no offset ever moves past a record that
+// its writer did not store. The rows are made first (at 0) so that the UPDATE has a row to
+// lock, and two owners of a fresh partition serialise on it.
+// $1 topic, $2 partitions (sorted: rows are locked in one order), $3 from, $4 to.
+constexpr Statement kEnsureOffsets{"ensure_offsets", R"sql(
 INSERT INTO log_offsets(topic, partition, next_offset)
-SELECT $1, p, o FROM unnest($2::int[], $3::bigint[]) AS v(p, o)
-ON CONFLICT (topic, partition)
-DO UPDATE SET next_offset = GREATEST(log_offsets.next_offset, EXCLUDED.next_offset))sql"};
+SELECT $1, p, 0 FROM unnest($2::int[]) AS v(p)
+ON CONFLICT (topic, partition) DO NOTHING)sql"};
+constexpr Statement kAdvanceOffsets{"advance_offsets", R"sql(
+UPDATE log_offsets o SET next_offset = v.t
+FROM unnest($2::int[], $3::bigint[], $4::bigint[]) AS v(p, f, t)
+WHERE o.topic = $1 AND o.partition = v.p AND o.next_offset = v.f
+RETURNING o.partition)sql"};
 
 constexpr Statement kInsertSetting{
     "insert_setting",
@@ -495,25 +506,41 @@ Status PgStore::persist(const PersistBatch& batch) {
                                                  .add(at.take()));
   }
 
-  if (!batch.next_offsets.empty()) {
-    // One row per partition (ON CONFLICT DO UPDATE refuses to touch a row twice), the highest.
-    std::map<int32_t, int64_t> offsets;
-    for (const auto& [p, o] : batch.next_offsets) {
-      auto [it, fresh] = offsets.emplace(p, o);
-      if (!fresh) it->second = std::max(it->second, o);
+  // One advance per partition, sorted by partition (rows are locked in one order).
+  std::map<int32_t, OffsetAdvance> advances;
+  for (const OffsetAdvance& a : batch.offsets) {
+    auto [it, fresh] = advances.emplace(a.partition, a);
+    if (!fresh) {
+      return make_error(Errc::bad_request,
+                        "a batch moves partition " + std::to_string(a.partition) + " twice");
     }
-    TextArray part, next;
-    for (const auto& [p, o] : offsets) {
-      part.add(int64_t{p});
-      next.add(o);
-    }
-    steps.emplace_back(&kPersistOffsets,
-                       Params().add(options_.messages_topic).add(part.take()).add(next.take()));
   }
+  TextArray part, from, to;
+  for (const auto& [p, a] : advances) {
+    part.add(int64_t{p});
+    from.add(a.from);
+    to.add(a.to);
+  }
+  const std::string& topic = options_.messages_topic;
+  const std::string parts = part.take();
+  Params ensure = Params().add(topic).add(parts);
+  Params advance = Params().add(topic).add(parts).add(from.take()).add(to.take());
 
   return blocking<Ok>([&](pg::Connection& c) -> Status {
     pg::Transaction tx(c);
     if (Status s = tx.begin(); !s) return s.error();
+    // The offsets first: they are the fence. A stale writer stops here, before it writes rows.
+    if (!advances.empty()) {
+      if (Status s = run(c, kEnsureOffsets, ensure); !s) return s.error();
+      auto moved = c.exec(kAdvanceOffsets, advance);
+      if (!moved) return moved.error();
+      if (moved->rows() != static_cast<int>(advances.size())) {
+        return make_error(Errc::conflict, "log offsets moved by another persister (" +
+                                              std::to_string(advances.size() - moved->rows()) +
+                                              " of " + std::to_string(advances.size()) +
+                                              " partitions)");
+      }
+    }
     for (const auto& [statement, params] : steps) {
       if (Status s = run(c, *statement, params); !s) return s.error();
     }

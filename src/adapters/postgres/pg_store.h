@@ -52,6 +52,14 @@ struct SourcedDeadLetter {
   DeadLetter letter;
 };
 
+// A partition of topic T moved by a batch: from the offset PostgreSQL must still hold (the
+// first the writer folded) to the next one after the batch. A compare-and-set, see persist().
+struct OffsetAdvance {
+  int32_t partition = 0;
+  int64_t from = 0;
+  int64_t to = 0;
+};
+
 // What the persister folded from a stretch of its partitions. Written in one transaction and
 // idempotent: the same batch twice leaves the same rows.
 struct PersistBatch {
@@ -59,11 +67,11 @@ struct PersistBatch {
   std::vector<CreatedRoom> created_rooms;
   std::vector<std::pair<std::string, std::string>> added_members;  // (room, user)
   std::vector<SourcedDeadLetter> dead_letters;
-  std::vector<std::pair<int32_t, int64_t>> next_offsets;  // (partition, next offset) of topic T
+  std::vector<OffsetAdvance> offsets;  // at most one per partition
 
   bool empty() const {
     return messages.empty() && created_rooms.empty() && added_members.empty() &&
-           dead_letters.empty() && next_offsets.empty();
+           dead_letters.empty() && offsets.empty();
   }
 };
 
@@ -112,7 +120,9 @@ class PgStore final : public UserStore, public DeadLetters {
   Result<std::vector<PartitionSnapshot>> load_snapshots(const std::vector<int32_t>& partitions,
                                                         int64_t window);
 
-  /// Blocking. Writes @p batch in one transaction; on failure nothing is kept (retry it).
+  /// Blocking. Writes @p batch in one transaction; on failure nothing is kept. `conflict`: some
+  /// partition's offset is no longer the batch's `from` (another persister wrote it): the
+  /// batch is stale, reload the partitions. Any other error: retry the same batch.
   Status persist(const PersistBatch& batch);
 
   /// Blocking. The value of setting @p key; stores make_value() first if there is none, so

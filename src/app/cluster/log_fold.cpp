@@ -172,6 +172,14 @@ std::optional<Folded> LogFold::apply(const LogPosition& at, const LogRecord& rec
   return refused(Errc::bad_request, "unknown record kind");
 }
 
+bool LogFold::skip(const LogPosition& at) {
+  Partition& p = partitions_[at.partition];
+  if (at.offset < p.next_offset) return false;
+  p.next_offset = at.offset + 1;
+  evict(p, at.offset);
+  return true;
+}
+
 Folded LogFold::fold_send(Partition& p, const LogPosition& at, const LogRecord& r) {
   auto it = p.rooms.find(r.room);
   if (it == p.rooms.end()) return refused(Errc::not_found, "no such room: " + r.room);

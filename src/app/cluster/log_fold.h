@@ -81,6 +81,12 @@ class LogFold {
   /// Folds one record. Records of a partition must come in offset order, starting at the
   /// snapshot's next_offset (a record below it was already folded and gets `std::nullopt`).
   std::optional<Folded> apply(const LogPosition& at, const LogRecord& record);
+  /// Moves the position past @p at without applying anything (bytes that are not a record), as
+  /// apply() moves it. False if @p at was already folded.
+  bool skip(const LogPosition& at);
+
+  /// Whether @p partition's state was loaded (or folded into) here.
+  bool holds(int32_t partition) const { return partitions_.count(partition) > 0; }
 
   /// The next offset to fold in @p partition (0 if never loaded).
   int64_t next_offset(int32_t partition) const;

@@ -85,32 +85,5 @@ TEST(RecordCodec, RefusesGarbageWithoutThrowing) {
   }
 }
 
-TEST(RecordCodec, DeadLetterRoundTrip) {
-  DeadLetterValue v{full_record(), "expired", LogPosition{3, 1234, 1700000000999}};
-  auto back = decode_dead_letter(encode_dead_letter(v));
-  ASSERT_TRUE(back.ok()) << back.error().message;
-  expect_same(v.record, back->record);
-  EXPECT_EQ(back->reason, "expired");
-  ASSERT_TRUE(back->position.has_value());
-  EXPECT_EQ(back->position->partition, 3);
-  EXPECT_EQ(back->position->offset, 1234);
-  EXPECT_EQ(back->position->append_ms, 1700000000999);
-
-  DeadLetterValue none{full_record(), "purged before any broker had it", std::nullopt};
-  auto back2 = decode_dead_letter(encode_dead_letter(none));
-  ASSERT_TRUE(back2.ok());
-  EXPECT_FALSE(back2->position.has_value());
-  EXPECT_EQ(back2->reason, "purged before any broker had it");
-}
-
-TEST(RecordCodec, DeadLetterRefusesGarbage) {
-  for (const std::string c : {"", "{}", R"({"why":"x"})", R"({"rec":{"k":"q"},"why":"x"})",
-                              R"({"rec":{"k":"s","r":"a"},"why":3})",
-                              R"({"rec":{"k":"s","r":"a"},"why":"x","pos":{"p":-1,"o":0,"a":0}})",
-                              R"({"rec":{"k":"s","r":"a"},"why":"x","pos":[1]})"}) {
-    EXPECT_FALSE(decode_dead_letter(c).ok()) << c;
-  }
-}
-
 }  // namespace
 }  // namespace parley

@@ -166,7 +166,7 @@ class PgOutageTest : public ::testing::Test {
     }
     auto t2 = pg::steady_ms();
     PersistBatch b;
-    b.next_offsets = {{0, 1}};
+    b.offsets = {{0, stored_, stored_ + 1}};
     Status s = store_->persist(b);
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().code, Errc::unavailable) << s.error().message;
@@ -183,13 +183,15 @@ class PgOutageTest : public ::testing::Test {
     ASSERT_TRUE(r->has_value());
     EXPECT_EQ(**r, "hash");
     PersistBatch b;
-    b.next_offsets = {{0, 1}};
+    b.offsets = {{0, stored_, stored_ + 1}};
     Status s = store_->persist(b);
     EXPECT_TRUE(s) << s.error().message;
+    if (s) ++stored_;
   }
 
   std::unique_ptr<pgtest::Server> server_;
   std::unique_ptr<PgStore> store_;
+  int64_t stored_ = 0;  // partition 0's offset in PostgreSQL
 };
 
 TEST_F(PgOutageTest, StoppedThenRestartedAndKilledThenRestarted) {

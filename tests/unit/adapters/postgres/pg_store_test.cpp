@@ -77,7 +77,13 @@ class PgStoreTest : public ::testing::Test {
     b.messages.push_back({1, msg("alice\nbob", 2, "c2")});
     DeadLetter d{"s1", "alice", "send", "{\"op\":\"send\"}", "expired", 77};
     b.dead_letters.push_back({"parley.messages:0:7", d});
-    b.next_offsets = {{0, 8}, {1, 3}};
+    b.offsets = {{0, 0, 8}, {1, 0, 3}};
+    return b;
+  }
+
+  // @p b's rows once more, its offsets standing where @p b left them.
+  static PersistBatch rows_again(PersistBatch b) {
+    for (OffsetAdvance& a : b.offsets) a.from = a.to;
     return b;
   }
 
@@ -182,13 +188,19 @@ std::string dump(const std::string& db) {
   return out;
 }
 
+// The rows of a batch stored again (its offsets standing where the first left them) change
+// nothing. The same batch with its own offsets again is a stale batch: refused whole.
 TEST_F(PgStoreTest, PersistIsIdempotent) {
   PersistBatch b = sample_batch();
   Status first = store_->persist(b);
   ASSERT_TRUE(first) << first.error().message;
   std::string once = dump(db_);
-  Status second = store_->persist(b);
+  Status second = store_->persist(rows_again(b));
   ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(dump(db_), once);
+  Status replay = store_->persist(b);
+  ASSERT_FALSE(replay);
+  EXPECT_EQ(replay.error().code, Errc::conflict);
   EXPECT_EQ(dump(db_), once);
 
   EXPECT_EQ(query_int(db_, "SELECT count(*) FROM messages"), 4);
@@ -197,13 +209,58 @@ TEST_F(PgStoreTest, PersistIsIdempotent) {
   EXPECT_EQ(query_int(db_, "SELECT last_seq FROM rooms WHERE name = 'lobby'"), 5);
   EXPECT_EQ(query_int(db_, "SELECT kind FROM rooms WHERE name = 'alice\nbob'"), 2);
 
-  // An older batch replayed (a persister that restarted from an older commit) lowers nothing.
+  // An older batch replayed (a persister that restarted from an older position, or one that
+  // lost the partition and writes late) is refused whole and lowers nothing.
   PersistBatch old;
   old.messages.push_back({0, msg("lobby", 4, "c4")});
-  old.next_offsets = {{0, 5}, {0, 4}};
-  ASSERT_TRUE(store_->persist(old));
+  old.offsets = {{0, 4, 5}};
+  Status stale = store_->persist(old);
+  ASSERT_FALSE(stale);
+  EXPECT_EQ(stale.error().code, Errc::conflict) << stale.error().message;
   EXPECT_EQ(dump(db_), once);
   EXPECT_EQ(query_int(db_, "SELECT next_offset FROM log_offsets WHERE partition = 0"), 8);
+}
+
+// Two owners of one partition (a rebalance while one was writing): the offset is a fence. The
+// batch that starts where PostgreSQL stands wins; the other, even one that would move the
+// offset further, is refused with everything it carried, so no offset ever passes a record
+// its writer did not store.
+TEST_F(PgStoreTest, OffsetsMoveOnlyFromWhereTheyStand) {
+  ASSERT_TRUE(store_->persist(sample_batch()));  // partition 0 at 8, partition 1 at 3
+
+  PersistBatch next;  // the owner: offsets 8..9 of partition 0
+  next.messages.push_back({0, msg("lobby", 9, "c9")});
+  next.offsets = {{0, 8, 10}};
+  PersistBatch zombie;  // a stale owner that folded 8..11 from an empty state: skips seq 9
+  zombie.messages.push_back({0, msg("lobby", 12, "c12")});
+  zombie.offsets = {{0, 8, 12}, {1, 3, 4}};
+
+  ASSERT_TRUE(store_->persist(next));
+  Status s = store_->persist(zombie);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, Errc::conflict) << s.error().message;
+  EXPECT_EQ(query_int(db_, "SELECT next_offset FROM log_offsets WHERE partition = 0"), 10);
+  EXPECT_EQ(query_int(db_, "SELECT next_offset FROM log_offsets WHERE partition = 1"), 3);
+  EXPECT_EQ(query_int(db_, "SELECT count(*) FROM messages WHERE seq = 12"), 0);
+
+  // A fresh partition: the first batch must start at 0.
+  PersistBatch late;
+  late.offsets = {{6, 5, 9}};
+  ASSERT_FALSE(store_->persist(late));
+  EXPECT_EQ(query_int(db_,
+                      "SELECT count(*) FROM log_offsets WHERE partition = 6 AND "
+                      "next_offset <> 0"),
+            0);
+  late.offsets = {{6, 0, 9}};
+  ASSERT_TRUE(store_->persist(late));
+  EXPECT_EQ(query_int(db_, "SELECT next_offset FROM log_offsets WHERE partition = 6"), 9);
+
+  // A partition twice in one batch is a bug of the caller, refused before anything is written.
+  PersistBatch twice;
+  twice.offsets = {{0, 10, 11}, {0, 11, 12}};
+  Status t = store_->persist(twice);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().code, Errc::bad_request);
 }
 
 TEST_F(PgStoreTest, PersistedOffsetsSayHowFarEachPartitionIsStored) {
@@ -293,7 +350,7 @@ TEST_F(PgStoreTest, PersistThenSnapshotRoundTrip) {
 
 TEST_F(PgStoreTest, SnapshotIncludesPartitionsWithOnlyAnOffset) {
   PersistBatch b;
-  b.next_offsets = {{5, 12}};  // a partition whose records were all refused: no rooms
+  b.offsets = {{5, 0, 12}};  // a partition whose records were all refused: no rooms
   ASSERT_TRUE(store_->persist(b));
   auto snaps = store_->load_snapshots({}, 100);
   ASSERT_TRUE(snaps);
@@ -306,7 +363,7 @@ TEST_F(PgStoreTest, PagesAfterAndBeforeWithOffsets) {
   PersistBatch b;
   b.created_rooms.push_back({3, room("lobby", RoomKind::public_room, {"alice"})});
   for (int64_t seq = 1; seq <= 25; ++seq) b.messages.push_back({3, msg("lobby", seq)});
-  b.next_offsets = {{3, 26}};
+  b.offsets = {{3, 0, 26}};
   ASSERT_TRUE(store_->persist(b));
 
   auto p = after("lobby", 0, 10);
@@ -400,7 +457,7 @@ TEST_F(PgStoreTest, Persist10000MessagesRate) {
               "cmid-" + std::to_string(i)};
     b.messages.push_back({part, std::move(m)});
   }
-  for (int32_t p = 0; p < 8; ++p) b.next_offsets.push_back({p, next[static_cast<size_t>(p)]});
+  for (int32_t p = 0; p < 8; ++p) b.offsets.push_back({p, 0, next[static_cast<size_t>(p)]});
 
   auto t0 = std::chrono::steady_clock::now();
   Status s = store_->persist(b);
@@ -416,9 +473,9 @@ TEST_F(PgStoreTest, Persist10000MessagesRate) {
                       "(SELECT max(seq) FROM messages m WHERE m.room = r.name)"),
             kRooms);
 
-  // Again, all duplicates: the replay after a crash between commit and offset commit.
+  // Again, all duplicates: the rows of a batch written twice.
   t0 = std::chrono::steady_clock::now();
-  ASSERT_TRUE(store_->persist(b));
+  ASSERT_TRUE(store_->persist(rows_again(b)));
   secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "[ rate ] replay of the same batch: " << static_cast<int64_t>(secs * 1000) << " ms"
             << std::endl;
@@ -440,7 +497,7 @@ TEST_F(PgStoreTest, ReconnectsAfterItsBackendsAreKilled) {
   p = after("lobby", 0, 10);
   ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(p->messages.size(), 2u);
-  Status s = store_->persist(sample_batch());
+  Status s = store_->persist(rows_again(sample_batch()));
   ASSERT_TRUE(s) << s.error().message;
 }
 

@@ -462,5 +462,38 @@ TEST(LogFoldTest, LoadingKeepsOnlyWhatTheWindowCanHold) {
   EXPECT_EQ(fold.apply({0, 102, kT0}, send("r", "a", "x", "c110"))->kind, Kind::message);
 }
 
+// Bytes that are not a record move the position exactly as a record would, and evict from
+// the window by the same distance: a folder that skips one and a folder that applies the next
+// stay at the same place.
+TEST(LogFoldTest, SkipMovesThePositionLikeARecordAndAppliesNothing) {
+  LogFold fold(3);
+  Feed feed(fold);
+  feed(create("lobby", "alice"));             // offset 0
+  feed(send("lobby", "alice", "one", "c1"));  // offset 1, seq 2
+  EXPECT_TRUE(fold.skip(LogPosition{0, 2, kT0}));
+  EXPECT_FALSE(fold.skip(LogPosition{0, 2, kT0}));  // folded already
+  EXPECT_FALSE(fold.skip(LogPosition{0, 0, kT0}));
+  EXPECT_EQ(fold.next_offset(0), 3);
+  EXPECT_EQ(fold.head("lobby"), 2);
+  EXPECT_TRUE(fold.skip(LogPosition{0, 4, kT0}));  // window 3: seq 2 is out once offset 4 passes
+  EXPECT_EQ(fold.window_size(0), 0u);
+  EXPECT_FALSE(fold.apply(LogPosition{0, 4, kT0}, send("lobby", "alice", "late")).has_value());
+  Folded again = feed.at(5, send("lobby", "alice", "one", "c1"));
+  EXPECT_EQ(again.kind, Kind::message);  // the first is out of the window: a new message
+  EXPECT_EQ(again.message.seq, 6);
+}
+
+TEST(LogFoldTest, HoldsOnlyPartitionsLoadedOrFolded) {
+  LogFold fold;
+  EXPECT_FALSE(fold.holds(3));
+  PartitionSnapshot s;
+  s.partition = 3;
+  s.next_offset = 10;
+  fold.load(s);
+  EXPECT_TRUE(fold.holds(3));
+  fold.drop(3);
+  EXPECT_FALSE(fold.holds(3));
+}
+
 }  // namespace
 }  // namespace parley
