@@ -399,8 +399,8 @@ TEST(KafkaRangeReader, ReadsExactlyTheOffsetsAskedForWithOnePooledConsumer) {
   for (int page = 0; page < 5; ++page) {
     auto t0 = now_us();
     auto r = reader.read_offsets(p, want, 5000, /*max_gap=*/100);
-    if (page == 0) std::printf("read_offsets of %zu records: %.1f ms\n", want.size(),
-                               (now_us() - t0) / 1000.0);
+    if (page == 0)
+      std::printf("read_offsets of %zu records: %.1f ms\n", want.size(), (now_us() - t0) / 1000.0);
     ASSERT_TRUE(r.ok()) << r.error().message;
     ASSERT_EQ(r->size(), want.size());
     for (size_t i = 0; i < want.size(); ++i) {
