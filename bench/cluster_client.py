@@ -15,6 +15,10 @@
   cluster_client.py flood --ports P1[,P2..] --count N [--conns C] [--window W] [--tag T]
       C connections (spread over the ports), each in its own room, send N 100-byte messages in
       all, W sends in flight per connection, as fast as the cluster acknowledges them.
+  cluster_client.py history --ports P1[,P2..] --tag T --rooms R [--limit 50]
+      After a flood with tag T (its rooms and users): scrolls back through the whole history of
+      R of its rooms over HTTP (GET /api/rooms/<room>/messages?before=<oldest seen>&limit=L,
+      newest page first, each room on the next port), timing every page; p50/p99 per page.
   With one port only (a single node), the receivers connect to it too: the same client against
   one node, for calibration.
 
@@ -352,6 +356,40 @@ async def flood(a) -> dict:
             "rooms": [room for _, room in conns]}
 
 
+# ------------------------------------------------------------------------------------ history
+def http_page(port: int, token: str, room: str, before: int, limit: int) -> tuple[float, dict]:
+    q = f"?limit={limit}" + (f"&before={before}" if before else "")
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/rooms/{room}/messages{q}",
+                                 headers={"Authorization": f"Bearer {token}"})
+    t0 = time.monotonic_ns()
+    with urllib.request.urlopen(req, timeout=30) as r:
+        body = json.loads(r.read())
+    return (time.monotonic_ns() - t0) / 1e6, body
+
+
+def history(a) -> dict:
+    ports = [int(p) for p in a.ports.split(",")]
+    times: list[float] = []
+    first: list[float] = []
+    read = 0
+    for c in range(a.rooms):
+        port = ports[c % len(ports)]
+        token = http_token(port, f"fl{a.tag}c{c}")
+        room = f"fl-{a.tag}-{c}"
+        before = 0
+        while True:
+            ms, body = http_page(port, token, room, before, a.limit)
+            (first if before == 0 else times).append(ms)
+            msgs = body["messages"]
+            read += len(msgs)
+            if not msgs or not body["has_more"]:
+                break
+            before = msgs[0]["seq"]
+    both = times + first
+    return {"kind": "history", "rooms": a.rooms, "limit": a.limit, "pages": len(both), "messages": read,
+            "page_ms": pct([round(x * 1e6) for x in both]), "newest_page_ms": pct([round(x * 1e6) for x in first])}
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -373,7 +411,15 @@ def main():
     fl.add_argument("--window", type=int, default=64)
     fl.add_argument("--size", type=int, default=100)
     fl.add_argument("--tag")
+    hi = sub.add_parser("history")
+    hi.add_argument("--ports", required=True)
+    hi.add_argument("--tag", required=True)
+    hi.add_argument("--rooms", type=int, default=4)
+    hi.add_argument("--limit", type=int, default=50)
     a = ap.parse_args()
+    if a.cmd == "history":
+        print(json.dumps(history(a)))
+        return
     res = asyncio.run(latency(a) if a.cmd == "latency" else flood(a))
     print(json.dumps(res))
 

@@ -934,6 +934,41 @@ TEST_F(ClusterHistoryTest, HistoryComesFromPostgresUpToThePersisterAndFromTheLog
   EXPECT_EQ(seqs(read_after("lobby", 0, 10)), s);
 }
 
+// Code review (issue 14): a read past the persister served refused, duplicate or expired records
+// when the persister moved on while the read was in flight (the index of offsets that were not
+// messages was trimmed under it). A read now takes the exact offsets of its messages from the
+// fold's index before it reads the log: what the persister does meanwhile cannot change them.
+TEST_F(ClusterHistoryTest, ADuplicateIsNeverServedWhenThePersisterMovesOnDuringARead) {
+  std::vector<int64_t> s = append_n("lobby", 2);
+  ASSERT_NO_FATAL_FAILURE(persist_until("lobby", 2));
+  for (int i = 0; i < 3; ++i) {  // past the persister: each message, then a duplicate of it
+    std::string id = "dup-" + std::to_string(i);
+    auto r = append("lobby", "alice", "x" + std::to_string(i), id);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    s.push_back(r->message.seq);
+    auto again = append("lobby", "alice", "x again", id);
+    ASSERT_TRUE(again.ok()) << again.error().message;
+    ASSERT_TRUE(again->duplicate);
+  }
+  auto& log = dynamic_cast<ClusterLog&>(env.history());
+  std::atomic<int> hooked{0};
+  log.set_read_hook([&] {
+    if (hooked++ > 0) return;
+    // While this read is between PostgreSQL and the log: the persister stores everything, and
+    // the sweeper (once a second) trims the index to it.
+    persist_until("lobby", 5);
+    std::this_thread::sleep_for(2500ms);
+  });
+  auto page = read_after("lobby", 0, 50);
+  log.set_read_hook({});
+  EXPECT_GE(hooked.load(), 1);
+  EXPECT_EQ(seqs(page), s) << "a duplicate or a missing message";
+  EXPECT_FALSE(page.has_more);
+  // And after the trim, PostgreSQL serves all of it.
+  EXPECT_EQ(seqs(read_after("lobby", 0, 50)), s);
+  EXPECT_EQ(seqs(read_before("lobby", 0, 50)), s);
+}
+
 // ---- the SQLite storage only --------------------------------------------------------------------
 
 class SqliteStorageTest : public ::testing::Test {

@@ -16,6 +16,9 @@ namespace {
 constexpr int kStartTimeoutMs = 15000;
 constexpr int kTailReadTimeoutMs = 5000;
 constexpr int kCatchUpMs = 2000;
+// A page whose persisted offset the index was trimmed past (the persister moved on between
+// the PostgreSQL page and the index) is read again: PostgreSQL then has what the index dropped.
+constexpr int kPageAttempts = 4;
 
 // A send record read back from the log, as the message the fold made of it.
 Message message_of(const LogRecord& r, const Consumed& c) {
@@ -33,7 +36,8 @@ ClusterLog::ClusterLog(ClusterLogOptions options, KafkaOptions kafka,
       store_(std::move(store)),
       clock_(std::move(clock)),
       readers_(std::move(readers)),
-      fold_(options_.dedupe_window) {}
+      fold_(options_.dedupe_window),
+      range_reader_(std::make_unique<KafkaRangeReader>(kafka_, kafka_.messages())) {}
 
 ClusterLog::~ClusterLog() {
   stop();
@@ -60,7 +64,7 @@ void ClusterLog::load() {
     std::lock_guard lock(state_mu_);
     for (auto& snap : *snapshots) {
       start[snap.partition] = snap.next_offset;
-      rejected_floor_[snap.partition] = snap.next_offset;
+      index_floor_[snap.partition] = snap.next_offset;
       folded_next_[snap.partition] = snap.next_offset;
       for (const auto& [room, seq] : snap.heads) heads_[room] = seq;
       loaded_rooms_.insert(loaded_rooms_.end(), snap.rooms.begin(), snap.rooms.end());
@@ -308,10 +312,10 @@ void ClusterLog::sweep_loop() {
     }
     if (overdue) producer_->purge_queued();
     if (trim) {
-      // What the persister stored no longer needs the rejected-offset index.
+      // What the persister stored no longer needs the fold's offset index.
       store_->persisted_offsets([this](Result<std::map<int32_t, int64_t>> r) {
         if (!r) return;
-        for (const auto& [partition, next] : *r) trim_rejected(partition, next);
+        for (const auto& [partition, next] : *r) trim_index(partition, next);
       });
     }
     for (uint64_t request : unknown) {
@@ -328,51 +332,54 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
   std::vector<Message> messages;
   std::vector<std::pair<uint64_t, Folded>> answers;
   std::vector<RoomChange> changes;
+  std::map<int32_t, int64_t> next;  // folded_next_, once the changes reached the directory
   {
     std::lock_guard lock(state_mu_);
     for (const Consumed& c : batch) {
-      folded_next_[c.partition] = c.offset + 1;
+      next[c.partition] = c.offset + 1;
       auto record = decode_record(c.value);
       if (!record) {
         spdlog::warn("log partition {} offset {}: not a record ({}); skipped", c.partition,
                      c.offset, record.error().message);
-        rejected_[c.partition].insert(c.offset);
         continue;
       }
       auto outcome = fold_.apply(LogPosition{c.partition, c.offset, c.timestamp_ms}, *record);
       if (!outcome) continue;
       folded_.fetch_add(1, std::memory_order_relaxed);
       switch (outcome->kind) {
-        case Folded::Kind::message:
+        case Folded::Kind::message: {
           heads_[outcome->message.room] = outcome->message.seq;
+          auto& index = tail_index_[c.partition][outcome->message.room];
+          index.offsets.push_back(c.offset);
+          if (index.offsets.size() > options_.max_indexed_offsets) {
+            index.floor = index.offsets.front() + 1;
+            index.offsets.pop_front();
+          }
           messages.push_back(outcome->message);
           break;
+        }
         case Folded::Kind::room_created:
           changes.push_back(RoomChange::created(outcome->room));
-          rejected_[c.partition].insert(c.offset);
           break;
         case Folded::Kind::member_added:
           changes.push_back(RoomChange::added(outcome->room.name, outcome->member));
-          rejected_[c.partition].insert(c.offset);
           break;
         default:
-          rejected_[c.partition].insert(c.offset);
           break;
-      }
-      auto& rejected = rejected_[c.partition];
-      if (rejected.size() > options_.max_rejected_offsets) {
-        rejected_floor_[c.partition] = *rejected.begin() + 1;
-        rejected.erase(rejected.begin());
       }
       if (record->origin == options_.origin) answers.emplace_back(record->request, *outcome);
     }
   }
-  folded_cv_.notify_all();
   // The directory first, then the fan-out, then the senders: a sender that hears of its
   // message can read it back, and a creator can join its room at once.
   for (const auto& change : changes) {
     if (room_sink_) room_sink_(change);
   }
+  {
+    std::lock_guard lock(state_mu_);
+    for (const auto& [partition, offset] : next) folded_next_[partition] = offset;
+  }
+  folded_cv_.notify_all();
   if (!messages.empty() && sink_) sink_(std::move(messages));
   for (auto& [request, outcome] : answers) answer(request, outcome);
 }
@@ -389,10 +396,22 @@ void ClusterLog::head(std::string room, std::function<void(Result<int64_t>)> don
   done(head_of(room));
 }
 
-void ClusterLog::trim_rejected(int32_t partition, int64_t persisted_next) {
+// What the persister stored no longer needs the index: PostgreSQL serves it. A read that got
+// its PostgreSQL page before this trim notices (the floor passed its persisted offset) and
+// reads the page again, so no read ever misses what the trim dropped.
+void ClusterLog::trim_index(int32_t partition, int64_t persisted_next) {
   std::lock_guard lock(state_mu_);
-  auto& rejected = rejected_[partition];
-  rejected.erase(rejected.begin(), rejected.lower_bound(persisted_next));
+  auto& floor = index_floor_[partition];
+  if (persisted_next <= floor) return;
+  floor = persisted_next;
+  auto rooms = tail_index_.find(partition);
+  if (rooms == tail_index_.end()) return;
+  for (auto it = rooms->second.begin(); it != rooms->second.end();) {
+    auto& offsets = it->second.offsets;
+    auto keep = std::lower_bound(offsets.begin(), offsets.end(), persisted_next);
+    offsets.erase(offsets.begin(), keep);
+    it = offsets.empty() ? rooms->second.erase(it) : std::next(it);
+  }
 }
 
 // A read sees every message acknowledged before it, whichever instance acknowledged it: it first
@@ -406,97 +425,155 @@ void ClusterLog::catch_up(int32_t partition) {
                       [&] { return stopping_.load() || folded_next_[partition] >= *high; });
 }
 
-// PostgreSQL holds every offset of the room's partition below `persisted_next_offset`; the
-// room's newer messages, if it has any (its head says), are read from the log itself.
+void ClusterLog::sync(std::string room, std::function<void()> done) {
+  readers_->run([this, room = std::move(room), done = std::move(done)] {
+    catch_up(partition_of(room));
+    done();
+  });
+}
+
+// PostgreSQL holds every offset of the room's partition below its persisted offset; the room's
+// messages past it are read from the log itself, at the offsets the fold indexed.
 void ClusterLog::read_after(std::string room, int64_t after, int limit,
                             std::function<void(Result<Page>)> done) {
-  auto on_page = [this, room, after, limit, done = std::move(done)](Result<PgPage> r) mutable {
-    if (!r) return done(r.error());
-    int64_t persisted = r->persisted_next_offset;
-    trim_rejected(partition_of(room), persisted);
-    Page page{std::move(r->messages), r->has_more};
-    int64_t head = head_of(room);
-    int64_t from = std::max(persisted, after);  // seq > after: offset >= after
-    if (page.has_more || static_cast<int>(page.messages.size()) >= limit || head - 1 < from) {
-      return done(std::move(page));
-    }
-    tail_read(room, from, head, limit, std::move(page), true, std::move(done));
-  };
-  readers_->run(
-      [this, room = std::move(room), after, limit, on_page = std::move(on_page)]() mutable {
-        catch_up(partition_of(room));
-        store_->read_after(room, after, limit, std::move(on_page));
-      });
+  read_page(std::move(room), after, limit, true, kPageAttempts, std::move(done));
 }
 
 void ClusterLog::read_before(std::string room, int64_t before, int limit,
                              std::function<void(Result<Page>)> done) {
-  auto on_page = [this, room, before, limit, done = std::move(done)](Result<PgPage> r) mutable {
-    if (!r) return done(r.error());
-    int64_t persisted = r->persisted_next_offset;
-    trim_rejected(partition_of(room), persisted);
-    Page page{std::move(r->messages), r->has_more};
-    int64_t head = head_of(room);
-    int64_t to =
-        before > 0 ? std::min(head, before - 1) : head;  // seq < before: offset < before - 1
-    if (to - 1 < persisted) return done(std::move(page));
-    tail_read(room, persisted, to, limit, std::move(page), false, std::move(done));
-  };
-  readers_->run(
-      [this, room = std::move(room), before, limit, on_page = std::move(on_page)]() mutable {
-        catch_up(partition_of(room));
-        store_->read_before(room, before, limit, std::move(on_page));
-      });
+  read_page(std::move(room), before, limit, false, kPageAttempts, std::move(done));
 }
 
-// Reads the room's messages at offsets [from, to) from the log and merges them into @p page:
-// after it (forward, read_after) or as its newest part (read_before).
-void ClusterLog::tail_read(std::string room, int64_t from, int64_t to, int limit, Page page,
-                           bool forward, std::function<void(Result<Page>)> done) {
+void ClusterLog::read_page(std::string room, int64_t bound, int limit, bool forward, int attempts,
+                           std::function<void(Result<Page>)> done) {
+  readers_->run([this, room = std::move(room), bound, limit, forward, attempts,
+                 done = std::move(done)]() mutable {
+    int32_t partition = partition_of(room);
+    if (attempts == kPageAttempts) catch_up(partition);
+    auto on_page = [this, room, bound, limit, forward, attempts,
+                    done = std::move(done)](Result<PgPage> r) mutable {
+      on_pg_page(std::move(room), bound, limit, forward, attempts, std::move(r), std::move(done));
+    };
+    if (forward) {
+      store_->read_after(room, bound, limit, std::move(on_page), partition);
+    } else {
+      store_->read_before(room, bound, limit, std::move(on_page), partition);
+    }
+  });
+}
+
+// Which of the room's indexed offsets a page needs. after: the first `limit` at or past
+// max(persisted, bound) (seq > bound). before: the last `limit` in [persisted, bound - 1)
+// (seq < bound; bound 0 is the newest).
+ClusterLog::TailPlan ClusterLog::plan_tail(const std::string& room, int64_t persisted,
+                                           int64_t bound, int limit, bool forward) const {
+  TailPlan plan;
   int32_t partition = partition_of(room);
+  int64_t from = forward ? std::max(persisted, bound) : persisted;
+  int64_t to = !forward && bound > 0 ? bound - 1 : INT64_MAX;
+  if (to <= from) return plan;  // all of it is in PostgreSQL
+  auto floor = index_floor_.find(partition);
+  if (floor != index_floor_.end() && from < floor->second) {
+    plan.stale = true;
+    return plan;
+  }
+  auto rooms = tail_index_.find(partition);
+  if (rooms == tail_index_.end()) return plan;
+  auto it = rooms->second.find(room);
+  if (it == rooms->second.end()) return plan;
+  const RoomIndex& index = it->second;
+  const auto& offsets = index.offsets;
+  auto first = std::lower_bound(offsets.begin(), offsets.end(), from);
+  auto last = std::lower_bound(first, offsets.end(), to);
+  auto n = std::distance(first, last);
+  auto take = std::min<std::ptrdiff_t>(n, std::max(limit, 0));
+  if (forward) {
+    if (from < index.floor) plan.gone = true;
+    plan.offsets.assign(first, first + take);
+    plan.more = take < n;
+  } else {
+    // Only the newest `limit` are needed: what the cap dropped matters if they do not suffice.
+    if (take < limit && from < index.floor) plan.gone = true;
+    plan.offsets.assign(last - take, last);
+    plan.more = take < n || from < index.floor;
+  }
+  return plan;
+}
+
+void ClusterLog::on_pg_page(std::string room, int64_t bound, int limit, bool forward, int attempts,
+                            Result<PgPage> r, std::function<void(Result<Page>)> done) {
+  if (!r) return done(r.error());
+  int64_t persisted = r->persisted_next_offset;
+  int32_t partition = partition_of(room);
+  trim_index(partition, persisted);
+  Page page{std::move(r->messages), r->has_more};
+  // after: PostgreSQL's messages all precede the log's, so a full page of them is the page.
+  if (forward && page.has_more) return done(std::move(page));
+  int want = forward ? limit - static_cast<int>(page.messages.size()) : limit;
+  TailPlan plan;
   {
     std::lock_guard lock(state_mu_);
-    if (from < rejected_floor_[partition]) {
-      return done(make_error(Errc::unavailable,
-                             "this part of the history is not stored yet; retry shortly"));
-    }
+    plan = plan_tail(room, persisted, bound, want, forward);
   }
-  readers_->run([this, room, from, to, limit, partition, forward, page = std::move(page),
-                 done = std::move(done)]() mutable {
-    KafkaRangeReader reader(kafka_, kafka_.messages());
-    auto records = reader.read(partition, from, to, kTailReadTimeoutMs);
-    if (!records) return done(records.error());
-    std::vector<Message> tail;
-    {
-      std::lock_guard lock(state_mu_);
-      const auto& rejected = rejected_[partition];
-      for (const Consumed& c : *records) {
-        if (c.key != room || rejected.count(c.offset) > 0) continue;
-        auto record = decode_record(c.value);
-        if (!record || record->kind != RecordKind::send) continue;
-        tail.push_back(message_of(*record, c));
-      }
-    }
+  if (plan.stale) {
+    if (attempts > 1)
+      return read_page(std::move(room), bound, limit, forward, attempts - 1, std::move(done));
+    return done(make_error(Errc::unavailable, "the history moved while it was read; retry"));
+  }
+  if (plan.gone) {
+    return done(
+        make_error(Errc::unavailable, "this part of the history is not stored yet; retry shortly"));
+  }
+  auto merge = [forward, limit](Page page, std::vector<Message> tail, bool more) {
     if (forward) {
-      for (auto& m : tail) {
-        if (static_cast<int>(page.messages.size()) >= limit) {
-          page.has_more = true;
-          break;
-        }
-        page.messages.push_back(std::move(m));
-      }
-    } else {
-      // The newest `limit` of (stored, then tail), oldest first.
-      auto& all = page.messages;
-      all.insert(all.end(), std::make_move_iterator(tail.begin()),
-                 std::make_move_iterator(tail.end()));
-      if (static_cast<int>(all.size()) > limit) {
-        all.erase(all.begin(), all.end() - limit);
-        page.has_more = true;
-      }
+      page.messages.insert(page.messages.end(), std::make_move_iterator(tail.begin()),
+                           std::make_move_iterator(tail.end()));
+      page.has_more = more;
+      return page;
     }
-    done(std::move(page));
+    // The newest `limit` of (stored, then the log's), oldest first.
+    auto& all = page.messages;
+    size_t keep = static_cast<size_t>(limit) - std::min(tail.size(), static_cast<size_t>(limit));
+    if (all.size() > keep) {
+      all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(keep));
+      page.has_more = true;
+    }
+    page.has_more = page.has_more || more;
+    all.insert(all.end(), std::make_move_iterator(tail.begin()),
+               std::make_move_iterator(tail.end()));
+    return page;
+  };
+  if (plan.offsets.empty()) return done(merge(std::move(page), {}, plan.more));
+  // The log is read on a reader thread, not on PostgreSQL's.
+  readers_->run([this, room = std::move(room), partition, plan = std::move(plan),
+                 page = std::move(page), merge, done = std::move(done)]() mutable {
+    if (read_hook_) read_hook_();
+    auto tail = read_tail(room, partition, plan.offsets);
+    if (!tail) return done(tail.error());
+    done(merge(std::move(page), std::move(tail).value(), plan.more));
   });
+}
+
+// The messages at @p offsets, which the fold applied as the room's messages.
+Result<std::vector<Message>> ClusterLog::read_tail(const std::string& room, int32_t partition,
+                                                   const std::vector<int64_t>& offsets) {
+  auto records = range_reader_->read_offsets(partition, offsets, kTailReadTimeoutMs);
+  if (!records) return records.error();
+  std::vector<Message> tail;
+  tail.reserve(records->size());
+  for (const Consumed& c : *records) {
+    auto record = decode_record(c.value);
+    if (c.key != room || !record || record->kind != RecordKind::send) {
+      spdlog::error("log partition {} offset {}: indexed as a message of {}, but it is not",
+                    partition, c.offset, room);
+      continue;
+    }
+    tail.push_back(message_of(*record, c));
+  }
+  if (tail.size() != offsets.size()) {
+    return make_error(Errc::unavailable, "the log no longer holds part of this history");
+  }
+  return tail;
 }
 
 void ClusterLog::on_committed(std::function<void(std::vector<Message>)> sink) {

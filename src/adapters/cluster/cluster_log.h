@@ -7,18 +7,18 @@
 // answers its command when its own tail folds it: the result is then the cluster's decision
 // (a duplicate, a refusal, an expiry), not just the broker's acknowledgement.
 //
-// History comes from PostgreSQL up to what the persister stored, and from Kafka itself past it
-// (a short-lived reader seeks to the offset). Which of those records were messages is known
-// from the fold: the offsets it did not apply as messages are kept (rejected_) until the
-// persister passed them.
+// History comes from PostgreSQL up to what the persister stored, and from Kafka itself past it.
+// Which records past it were a room's messages (and not refusals, duplicates or expired sends)
+// is known from the fold: it keeps each room's message offsets (tail_index_) until the
+// persister passed them, so a page seeks straight to the offsets it needs (a pooled reader).
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -27,6 +27,7 @@
 #include "adapters/kafka/consumed.h"
 #include "adapters/kafka/kafka_config.h"
 #include "adapters/kafka/kafka_producer.h"
+#include "adapters/kafka/kafka_range_reader.h"
 #include "adapters/kafka/kafka_tail.h"
 #include "adapters/postgres/pg_store.h"
 #include "app/cluster/log_fold.h"
@@ -48,7 +49,10 @@ struct ClusterLogOptions {
   int64_t unknown_outcome_ms = 30000;
   // Records that waited this long past their deadline in librdkafka's queue are purged.
   int64_t sweep_interval_ms = 50;
-  size_t max_rejected_offsets = 1 << 20;  // per partition, see rejected_
+  // Per room: message offsets past the persisted point kept for reads (8 bytes each). Past
+  // the cap the oldest are dropped, and that stretch of the room is `unavailable` until the
+  // persister stores it.
+  size_t max_indexed_offsets = 1 << 21;
 };
 
 class ClusterLog final : public MessageLog, public HistoryStore, public RoomStore {
@@ -75,7 +79,7 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   void on_committed(std::function<void(std::vector<Message>)> sink) override;
   std::string epoch() const override { return epoch_; }
 
-  // HistoryStore: it needs the fold's heads and the offsets it rejected, so the log serves it.
+  // HistoryStore: it needs the fold's heads and message offsets, so the log serves it.
   void read_after(std::string room, int64_t after, int limit,
                   std::function<void(Result<Page>)> done) override;
   void read_before(std::string room, int64_t before, int limit,
@@ -87,6 +91,12 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   void add_member(std::string room, std::string user, std::string invited_by,
                   std::function<void(Status)> done) override;
   void on_change(std::function<void(const RoomChange&)> sink) override;
+  /// Waits (up to ~2 s, on a reader thread) until this instance has folded the room's
+  /// partition up to its high watermark and told the directory, then calls @p done.
+  void sync(std::string room, std::function<void()> done) override;
+
+  /// For tests: called by a read between its PostgreSQL page and its Kafka part.
+  void set_read_hook(std::function<void()> hook) { read_hook_ = std::move(hook); }
 
  private:
   // A command of this instance whose record is in the log (or on its way).
@@ -109,9 +119,22 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   void sweep_loop();
   uint64_t submit(Pending pending);
   int32_t partition_of(const std::string& room) const;
-  void tail_read(std::string room, int64_t from, int64_t to, int limit, Page page, bool forward,
+  // The Kafka part of a page: which offsets to read, from the fold's index.
+  struct TailPlan {
+    bool stale = false;  // the index was trimmed past the page's persisted offset: read again
+    bool gone = false;   // the index dropped part of it (max_indexed_offsets)
+    std::vector<int64_t> offsets;
+    bool more = false;  // the room has more past these (after) or before them (before)
+  };
+  void read_page(std::string room, int64_t bound, int limit, bool forward, int attempts,
                  std::function<void(Result<Page>)> done);
-  void trim_rejected(int32_t partition, int64_t persisted_next);
+  void on_pg_page(std::string room, int64_t bound, int limit, bool forward, int attempts,
+                  Result<PgPage> r, std::function<void(Result<Page>)> done);
+  TailPlan plan_tail(const std::string& room, int64_t persisted, int64_t bound, int limit,
+                     bool forward) const;
+  Result<std::vector<Message>> read_tail(const std::string& room, int32_t partition,
+                                         const std::vector<int64_t>& offsets);
+  void trim_index(int32_t partition, int64_t persisted_next);
   int64_t head_of(const std::string& room) const;
   void catch_up(int32_t partition);
 
@@ -143,12 +166,21 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   mutable std::mutex state_mu_;
   std::condition_variable folded_cv_;  // folded_next_ moved
   std::unordered_map<std::string, int64_t> heads_;
-  // Per partition: offsets the fold did not apply as messages, from the persister's position
-  // on. A replay from Kafka skips them. Bounded: past the cap the oldest are dropped and the
-  // range before the newest dropped one can no longer be replayed from Kafka (unavailable).
-  std::map<int32_t, std::set<int64_t>> rejected_;
-  std::map<int32_t, int64_t> rejected_floor_;  // below this, rejected_ is incomplete
-  std::map<int32_t, int64_t> folded_next_;     // the next offset to fold, per partition
+  // Per room: the offsets of its messages from its partition's index floor on, ascending.
+  // A read past the persister seeks to exactly these; trimmed as the persister stores them.
+  struct RoomIndex {
+    int64_t floor = 0;  // offsets below it were dropped (the cap)
+    std::deque<int64_t> offsets;
+  };
+  std::map<int32_t, std::unordered_map<std::string, RoomIndex>> tail_index_;  // by partition
+  // Per partition: the index holds every message at or past this offset (the snapshot's end,
+  // raised as the persister stores).
+  std::map<int32_t, int64_t> index_floor_;
+  // The next offset to fold, per partition; moved once the batch's room changes reached the
+  // directory, so a catch_up that saw it also sees the rooms and members it made.
+  std::map<int32_t, int64_t> folded_next_;
+  std::unique_ptr<KafkaRangeReader> range_reader_;  // pooled consumers for the reads
+  std::function<void()> read_hook_;
 
   std::atomic<uint64_t> folded_{0};
   std::atomic<bool> stopping_{false};

@@ -30,14 +30,17 @@ constexpr Statement kRecordDeadLetter{
 
 // One statement per page, so the page and the offset come from one snapshot. The outer LEFT
 // JOIN yields one row even when the page is empty, to carry partition and offset.
-// $1 room, $2 bound, $3 limit + 1 (one more tells has_more), $4 topic.
+// $1 room, $2 bound, $3 limit + 1 (one more tells has_more), $4 topic, $5 the room's partition
+// (-1: the one the rooms table has). A reader that knows the partition passes it: a room
+// PostgreSQL has never seen still has a persisted offset, the one of its partition.
 constexpr Statement kReadAfter{"read_after", R"sql(
 WITH r AS (SELECT partition FROM rooms WHERE name = $1),
 m AS (SELECT seq, msg_id, sender, text, ts, client_msg_id FROM messages
       WHERE room = $1 AND seq > $2 ORDER BY seq ASC LIMIT $3)
-SELECT coalesce((SELECT partition FROM r), -1),
+SELECT coalesce((SELECT partition FROM r), $5::int),
        coalesce((SELECT next_offset FROM log_offsets
-                 WHERE topic = $4 AND partition = (SELECT partition FROM r)), 0),
+                 WHERE topic = $4 AND partition = CASE WHEN $5::int >= 0 THEN $5::int
+                                                       ELSE (SELECT partition FROM r) END), 0),
        m.seq, m.msg_id, m.sender, m.text, m.ts, m.client_msg_id
 FROM (VALUES (1)) AS one(x) LEFT JOIN m ON true ORDER BY m.seq ASC)sql",
                                true};
@@ -47,9 +50,10 @@ m AS (SELECT seq, msg_id, sender, text, ts, client_msg_id FROM messages
       WHERE room = $1
         AND seq < CASE WHEN $2::bigint = 0 THEN 9223372036854775807 ELSE $2::bigint END
       ORDER BY seq DESC LIMIT $3)
-SELECT coalesce((SELECT partition FROM r), -1),
+SELECT coalesce((SELECT partition FROM r), $5::int),
        coalesce((SELECT next_offset FROM log_offsets
-                 WHERE topic = $4 AND partition = (SELECT partition FROM r)), 0),
+                 WHERE topic = $4 AND partition = CASE WHEN $5::int >= 0 THEN $5::int
+                                                       ELSE (SELECT partition FROM r) END), 0),
        m.seq, m.msg_id, m.sender, m.text, m.ts, m.client_msg_id
 FROM (VALUES (1)) AS one(x) LEFT JOIN m ON true ORDER BY m.seq ASC)sql",
                                 true};
@@ -262,25 +266,25 @@ void PgStore::record(DeadLetter letter, std::string source, std::function<void(S
 // ---- history pages ------------------------------------------------------------------------
 
 void PgStore::read_after(std::string room, int64_t after_seq, int limit,
-                         std::function<void(Result<PgPage>)> done) {
-  read_page(true, std::move(room), after_seq, limit, std::move(done));
+                         std::function<void(Result<PgPage>)> done, int32_t partition) {
+  read_page(true, std::move(room), after_seq, limit, partition, std::move(done));
 }
 
 void PgStore::read_before(std::string room, int64_t before_seq, int limit,
-                          std::function<void(Result<PgPage>)> done) {
-  read_page(false, std::move(room), before_seq, limit, std::move(done));
+                          std::function<void(Result<PgPage>)> done, int32_t partition) {
+  read_page(false, std::move(room), before_seq, limit, partition, std::move(done));
 }
 
-void PgStore::read_page(bool after, std::string room, int64_t bound, int limit,
+void PgStore::read_page(bool after, std::string room, int64_t bound, int limit, int32_t partition,
                         std::function<void(Result<PgPage>)> done) {
   limit = std::clamp(limit, 0, options_.max_page);
   size_t bytes = kJobOverhead + room.size();
   pool_.submit<PgPage>(
       bytes,
-      [after, room = std::move(room), bound, limit,
+      [after, room = std::move(room), bound, limit, partition,
        topic = options_.messages_topic](pg::Connection& c) -> Result<PgPage> {
         Params p;
-        p.add(room).add(bound).add(int64_t{limit} + 1).add(topic);
+        p.add(room).add(bound).add(int64_t{limit} + 1).add(topic).add(int64_t{partition});
         auto r = c.exec(after ? kReadAfter : kReadBefore, p);
         if (!r) return r.error();
         PgPage page;

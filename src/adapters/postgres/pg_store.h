@@ -33,7 +33,7 @@ namespace parley {
 struct PgPage {
   std::vector<Message> messages;  // oldest first
   bool has_more = false;
-  int32_t partition = -1;             // the room's partition; -1 if the room is unknown
+  int32_t partition = -1;  // the room's partition; -1 if the room is unknown and none was given
   int64_t persisted_next_offset = 0;  // log_offsets.next_offset of that partition; 0 if none
 };
 
@@ -104,12 +104,14 @@ class PgStore final : public UserStore, public DeadLetters {
   /// Records @p letter once per non-empty @p source; @p done (may be null) gets the outcome.
   void record(DeadLetter letter, std::string source, std::function<void(Status)> done);
 
-  /// Messages of @p room with seq > @p after_seq, oldest first, at most @p limit.
+  /// Messages of @p room with seq > @p after_seq, oldest first, at most @p limit. With
+  /// @p partition (the room's, computed from its name), the persisted offset is that
+  /// partition's even if PostgreSQL does not know the room yet.
   void read_after(std::string room, int64_t after_seq, int limit,
-                  std::function<void(Result<PgPage>)> done);
+                  std::function<void(Result<PgPage>)> done, int32_t partition = -1);
   /// The newest messages of @p room with seq < @p before_seq (0: the newest), oldest first.
   void read_before(std::string room, int64_t before_seq, int limit,
-                   std::function<void(Result<PgPage>)> done);
+                   std::function<void(Result<PgPage>)> done, int32_t partition = -1);
 
   /// How far the persister has stored each partition of topic T (partition -> next offset).
   void persisted_offsets(std::function<void(Result<std::map<int32_t, int64_t>>)> done);
@@ -138,7 +140,7 @@ class PgStore final : public UserStore, public DeadLetters {
  private:
   template <typename T, typename Fn>
   Result<T> blocking(Fn fn);
-  void read_page(bool after, std::string room, int64_t bound, int limit,
+  void read_page(bool after, std::string room, int64_t bound, int limit, int32_t partition,
                  std::function<void(Result<PgPage>)> done);
 
   PgStoreOptions options_;

@@ -45,6 +45,16 @@ class RoomStore {
 
   /// Registers the sink of the change feed. Called once, before start.
   virtual void on_change(std::function<void(const RoomChange&)> sink) = 0;
+
+  /// Calls @p done once the change feed has delivered every change of @p room made durable
+  /// before this call, wherever it was made (or after a bounded wait). Before refusing a room
+  /// (`not_found`, `forbidden`), a use case syncs and looks again: what another instance
+  /// acknowledged is never refused here. A store that makes every change itself is always in
+  /// sync. @p done may run on another thread.
+  virtual void sync(std::string room, std::function<void()> done) {
+    (void)room;
+    done();
+  }
 };
 
 using RoomStorePtr = std::shared_ptr<RoomStore>;

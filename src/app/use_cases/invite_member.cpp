@@ -1,5 +1,6 @@
 #include "app/use_cases/invite_member.h"
 
+#include "app/use_cases/room_access.h"
 #include "domain/names.h"
 
 namespace parley {
@@ -9,8 +10,16 @@ static_assert(UseCase<InviteMember>);
 void InviteMember::handle(const Command& cmd, Done<Reply> done) {
   if (!valid_user_name(cmd.invitee)) return done(make_error(Errc::not_found, "no such user"));
   if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
-    return done(access.error());
+    return recheck_access(s_, cmd.room, cmd.user,
+                          [this, cmd, done = std::move(done)](Status again) mutable {
+                            if (!again) return done(again.error());
+                            invite(cmd, std::move(done));
+                          });
   }
+  invite(cmd, std::move(done));
+}
+
+void InviteMember::invite(const Command& cmd, Done<Reply> done) {
   if (s_.directory.kind(cmd.room) == RoomKind::direct) {
     return done(make_error(Errc::forbidden, "direct message rooms take no invitations"));
   }

@@ -17,6 +17,7 @@ class InviteMember {
   void handle(const Command& cmd, Done<Reply> done);
 
  private:
+  void invite(const Command& cmd, Done<Reply> done);  // past the access check
   Services& s_;
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "app/use_cases/room_access.h"
+
 namespace parley {
 
 static_assert(UseCase<ReadHistory>);
@@ -13,13 +15,18 @@ void ReadHistory::handle(const Command& cmd, Done<Reply> done) {
   if (cmd.limit && *cmd.limit < 1) {
     return done(make_error(Errc::bad_request, "limit must be between 1 and 200"));
   }
-  if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
-    return done(access.error());
-  }
   int limit = cmd.limit
                   ? static_cast<int>(std::min<int64_t>(*cmd.limit, s_.limits.history_max_limit))
                   : s_.limits.history_default_limit;
-  s_.history->read_before(cmd.room, cmd.before.value_or(0), limit, std::move(done));
+  auto read = [this, room = cmd.room, before = cmd.before.value_or(0), limit,
+               done = std::move(done)](Status access) mutable {
+    if (!access) return done(access.error());
+    s_.history->read_before(room, before, limit, std::move(done));
+  };
+  if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
+    return recheck_access(s_, cmd.room, cmd.user, std::move(read));
+  }
+  read(Ok{});
 }
 
 }  // namespace parley

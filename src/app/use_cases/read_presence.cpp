@@ -3,14 +3,24 @@
 #include <algorithm>
 #include <iterator>
 
+#include "app/use_cases/room_access.h"
+
 namespace parley {
 
 static_assert(UseCase<ReadPresence>);
 
 void ReadPresence::handle(const Command& cmd, Done<Reply> done) {
   if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
-    return done(access.error());
+    return recheck_access(s_, cmd.room, cmd.user,
+                          [this, cmd, done = std::move(done)](Status again) mutable {
+                            if (!again) return done(again.error());
+                            list(cmd, std::move(done));
+                          });
   }
+  list(cmd, std::move(done));
+}
+
+void ReadPresence::list(const Command& cmd, Done<Reply> done) {
   auto online = s_.presence.online(cmd.room);
   if (s_.remote_presence) {
     // Both lists are sorted and unique: merge them into one.

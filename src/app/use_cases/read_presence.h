@@ -20,6 +20,7 @@ class ReadPresence {
   void handle(const Command& cmd, Done<Reply> done);
 
  private:
+  void list(const Command& cmd, Done<Reply> done);  // past the access check
   Services& s_;
 };
 

@@ -1,5 +1,7 @@
 #include "app/use_cases/send_message.h"
 
+#include "app/use_cases/room_access.h"
+
 namespace parley {
 
 static_assert(UseCase<SendMessage>);
@@ -15,8 +17,16 @@ void SendMessage::handle(const Command& cmd, Done<Reply> done) {
     return done(make_error(Errc::bad_request, "client_msg_id is longer than 128 chars"));
   }
   if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
-    return done(access.error());
+    return recheck_access(s_, cmd.room, cmd.user,
+                          [this, cmd, done = std::move(done)](Status again) mutable {
+                            if (!again) return done(again.error());
+                            admit(cmd, std::move(done));
+                          });
   }
+  admit(cmd, std::move(done));
+}
+
+void SendMessage::admit(const Command& cmd, Done<Reply> done) {
   if (!s_.limiter.allow(cmd.user, s_.clock->steady_ms())) {
     return done(make_error(Errc::rate_limited, "too many messages; slow down"));
   }

@@ -20,6 +20,7 @@ class SendMessage {
   void handle(const Command& cmd, Done<Reply> done);
 
  private:
+  void admit(const Command& cmd, Done<Reply> done);  // past the access check
   Services& s_;
 };
 

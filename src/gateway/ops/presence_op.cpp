@@ -2,15 +2,17 @@
 
 namespace parley {
 
-// Answered on the spot: the use case only reads in-memory presence.
+// The use case reads in-memory presence, but a refusal first syncs the room (another thread).
 void presence_op(OpContext& ctx, const CommandPtr& cmd) {
   PARLEY_REQUIRE(room, codec::required_string(cmd->req.body, "room"));
   ctx.presence.handle({cmd->client->user, *room},
                       [&ctx, cmd, room = *room](Result<ReadPresence::Reply> r) {
-                        if (!r) return ctx.replies.error(cmd, r.error());
-                        boost::json::array online;
-                        for (auto& user : r->online) online.push_back(boost::json::string(user));
-                        ctx.replies.ok(cmd, {{"room", room}, {"online", std::move(online)}});
+                        ctx.on_worker(cmd, [&ctx, cmd, room, r = std::move(r)] {
+                          if (!r) return ctx.replies.error(cmd, r.error());
+                          boost::json::array online;
+                          for (auto& user : r->online) online.push_back(boost::json::string(user));
+                          ctx.replies.ok(cmd, {{"room", room}, {"online", std::move(online)}});
+                        });
                       });
 }
 

@@ -386,5 +386,44 @@ TEST(KafkaRangeReader, ReadsExactlyTheHalfOpenRange) {
   EXPECT_LT(now_us() - t0, 3'000'000);
 }
 
+// A history page past the persister: the fold knows which offsets are the room's messages, and
+// the reader fetches exactly those, seeking over wide gaps, with one pooled consumer for all
+// the pages (not one per page).
+TEST(KafkaRangeReader, ReadsExactlyTheOffsetsAskedForWithOnePooledConsumer) {
+  auto o = topics("offsets");
+  auto reports = produce_all(o, o.messages(), 3000, 1);
+  int32_t p = reports[0].partition;
+  KafkaRangeReader reader(o, o.messages());
+  // Runs close together, then offsets far apart (a seek each), then the log's last record.
+  std::vector<int64_t> want = {3, 4, 5, 9, 200, 201, 1500, 2600, 2999};
+  for (int page = 0; page < 5; ++page) {
+    auto t0 = now_us();
+    auto r = reader.read_offsets(p, want, 5000, /*max_gap=*/100);
+    if (page == 0)
+      std::printf("read_offsets of %zu records: %.1f ms\n", want.size(), (now_us() - t0) / 1000.0);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_EQ(r->size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ((*r)[i].offset, want[i]);
+      EXPECT_EQ((*r)[i].value, "v" + std::to_string(want[i]));
+    }
+  }
+  auto range = reader.read(p, 100, 110, 5000);
+  ASSERT_TRUE(range.ok()) << range.error().message;
+  EXPECT_EQ(range->size(), 10u);
+  EXPECT_EQ(reader.consumers_made(), 1u) << "each page made its own consumer";
+  auto none = reader.read_offsets(p, {}, 100);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  // An offset not written yet: times out, and the next read still works.
+  auto past = reader.read_offsets(p, {2998, 3500}, 500);
+  ASSERT_FALSE(past.ok());
+  EXPECT_EQ(past.error().code, Errc::timeout);
+  auto again = reader.read_offsets(p, {0, 2999}, 5000);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  ASSERT_EQ(again->size(), 2u);
+  EXPECT_EQ((*again)[1].value, "v2999");
+}
+
 }  // namespace
 }  // namespace parley

@@ -424,6 +424,16 @@ TEST_F(PgStoreTest, PagesAfterAndBeforeWithOffsets) {
   EXPECT_TRUE(p->messages.empty());
   EXPECT_EQ(p->partition, -1);
   EXPECT_EQ(p->persisted_next_offset, 0);
+  // A room PostgreSQL has never seen, read with its partition (computed from its name): the
+  // partition's persisted offset, so a reader starts the log's part there (issue 14).
+  p = await<Result<PgPage>>([&](auto done) { store_->read_after("nowhere", 0, 10, done, 3); });
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_TRUE(p->messages.empty());
+  EXPECT_EQ(p->partition, 3);
+  EXPECT_EQ(p->persisted_next_offset, 26);
+  p = await<Result<PgPage>>([&](auto done) { store_->read_before("nowhere", 0, 10, done, 3); });
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->persisted_next_offset, 26);
 
   // A room whose partition has no offset row yet.
   PersistBatch c;
