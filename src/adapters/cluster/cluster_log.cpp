@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "adapters/cluster/fold_driver.h"
 #include "adapters/crypto/random_hex.h"
 #include "adapters/kafka/kafka_range_reader.h"
 #include "adapters/kafka/record_codec.h"
@@ -332,42 +333,45 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
   std::vector<Message> messages;
   std::vector<std::pair<uint64_t, Folded>> answers;
   std::vector<RoomChange> changes;
+  std::vector<std::pair<int32_t, int64_t>> indexed;  // (partition, offset) of each message
   std::map<int32_t, int64_t> next;  // folded_next_, once the changes reached the directory
+  // The fold is the tail thread's alone: decoding and folding take no lock, so a worker asking
+  // for a head never waits behind a batch of JSON. The lock only publishes the products.
+  for (const Consumed& c : batch) {
+    next[c.partition] = c.offset + 1;
+    FoldStep step = fold_consumed(fold_, c);
+    if (step.kind != FoldStep::Kind::folded) continue;
+    folded_.fetch_add(1, std::memory_order_relaxed);
+    Folded& outcome = step.outcome;
+    switch (outcome.kind) {
+      case Folded::Kind::message:
+        indexed.emplace_back(c.partition, c.offset);
+        messages.push_back(outcome.message);
+        break;
+      case Folded::Kind::room_created:
+        changes.push_back(RoomChange::created(outcome.room));
+        break;
+      case Folded::Kind::member_added:
+        changes.push_back(RoomChange::added(outcome.room.name, outcome.member));
+        break;
+      default:
+        break;
+    }
+    if (step.record->origin == options_.origin) {
+      answers.emplace_back(step.record->request, std::move(outcome));
+    }
+  }
   {
     std::lock_guard lock(state_mu_);
-    for (const Consumed& c : batch) {
-      next[c.partition] = c.offset + 1;
-      auto record = decode_record(c.value);
-      if (!record) {
-        spdlog::warn("log partition {} offset {}: not a record ({}); skipped", c.partition,
-                     c.offset, record.error().message);
-        continue;
+    for (size_t k = 0; k < messages.size(); ++k) {
+      const Message& m = messages[k];
+      heads_[m.room] = m.seq;
+      auto& index = tail_index_[indexed[k].first][m.room];
+      index.offsets.push_back(indexed[k].second);
+      if (index.offsets.size() > options_.max_indexed_offsets) {
+        index.floor = index.offsets.front() + 1;
+        index.offsets.pop_front();
       }
-      auto outcome = fold_.apply(LogPosition{c.partition, c.offset, c.timestamp_ms}, *record);
-      if (!outcome) continue;
-      folded_.fetch_add(1, std::memory_order_relaxed);
-      switch (outcome->kind) {
-        case Folded::Kind::message: {
-          heads_[outcome->message.room] = outcome->message.seq;
-          auto& index = tail_index_[c.partition][outcome->message.room];
-          index.offsets.push_back(c.offset);
-          if (index.offsets.size() > options_.max_indexed_offsets) {
-            index.floor = index.offsets.front() + 1;
-            index.offsets.pop_front();
-          }
-          messages.push_back(outcome->message);
-          break;
-        }
-        case Folded::Kind::room_created:
-          changes.push_back(RoomChange::created(outcome->room));
-          break;
-        case Folded::Kind::member_added:
-          changes.push_back(RoomChange::added(outcome->room.name, outcome->member));
-          break;
-        default:
-          break;
-      }
-      if (record->origin == options_.origin) answers.emplace_back(record->request, *outcome);
     }
   }
   // The directory first, then the fan-out, then the senders: a sender that hears of its
