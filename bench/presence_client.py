@@ -6,7 +6,9 @@ USERS users on i1 (one WebSocket each) join ROOMS_PER_USER of ROOMS rooms (USERS
 - CPU % of one core of i1 and i2 during the joins and in the 8 s after them;
 - how long after the last join i2's `presence` of 40 sample rooms is exact;
 - the events topic's bytes/s per publishing instance (kcat: record key = instance for presence),
-  idle, IDLE seconds with every pair online; and the CPU of i1 and i2 then.
+  idle, IDLE seconds with every pair online; and the CPU of i1 and i2 then;
+- then a snapshot request to every instance (what a new instance sends): the bytes each
+  publishes and the CPU of i1 and i2 in the 5 s after it.
 Prints one JSON object."""
 from __future__ import annotations
 
@@ -137,12 +139,18 @@ async def main(a):
                                users + [f"{run}-c", f"{run}-w"]))
     creator, watch_token = tokens[-2], tokens[-1]
     tokens = dict(zip(users, tokens))
-    c = await BareWs.connect(p1, creator)
-    for k in range(0, len(rooms), 500):
-        for r in rooms[k:k + 500]:
-            c.send("create_room", room=r)
-        await c.until(k + min(500, len(rooms) - k))
-    c.writer.transport.abort()
+    # Five creators side by side (20 were slower, not faster, in one run on a busy machine).
+    creators = [await BareWs.connect(p1, creator) for _ in range(5)]
+
+    async def create(b: BareWs, names: list[str]):
+        for k in range(0, len(names), 250):
+            for r in names[k:k + 250]:
+                b.send("create_room", room=r)
+            await b.until(k + len(names[k:k + 250]))
+
+    await asyncio.gather(*(create(b, rooms[k::5]) for k, b in enumerate(creators)))
+    for b in creators:
+        b.writer.transport.abort()
     plan = {u: [rooms[(i * a.rooms_per_user + k) % a.rooms] for k in range(a.rooms_per_user)] for i, u in enumerate(users)}
     conns = {}
     for k in range(0, len(users), 200):
@@ -208,6 +216,14 @@ async def main(a):
     idle_cpu = cpu.pct()
     idle = topic.per_key(t0, t1)
     storm = topic.per_key(t_storm, t_last + 0.5)
+    # What a newcomer costs: a snapshot request to everyone ("*"), as a new instance sends.
+    cpu.mark()
+    t0 = time.monotonic()
+    subprocess.run(["kcat", "-P", "-b", a.bootstrap, "-t", a.topic, "-k", "bench"],
+                   input=json.dumps({"t": "q", "o": "bench-newcomer", "i": "*"}).encode(), check=True)
+    await asyncio.sleep(5)
+    snap = topic.per_key(t0, time.monotonic())
+    snap_cpu = cpu.pct()
     for cn in conns.values():
         cn.writer.transport.abort()
     topic.p.terminate()
@@ -216,6 +232,7 @@ async def main(a):
         "storm_s": round(storm_s, 1), "storm_cpu_pct": storm_cpu, "after_8s_cpu_pct": after_cpu,
         "i2_exact_after_last_join_s": exact_after,
         "idle_s": a.idle, "idle_cpu_pct": idle_cpu, "idle_events_per_key": idle, "storm_events_per_key": storm,
+        "snapshot_request_5s_cpu_pct": snap_cpu, "snapshot_request_5s_events_per_key": snap,
     }, indent=1))
 
 
