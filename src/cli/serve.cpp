@@ -76,6 +76,9 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
   cmd->add_option("--sessions-pending-bytes", o.sessions.max_pending_bytes_total,
                   "Bytes of results kept for all disconnected sessions")
       ->capture_default_str();
+  cmd->add_option("--user-pending-bytes", o.sessions.max_pending_bytes_per_user,
+                  "Bytes of results kept for the disconnected sessions of one user")
+      ->capture_default_str();
   cmd->add_option("--session-keep-ms", o.sessions.keep_ms,
                   "How long results wait for a disconnected session, ms")
       ->capture_default_str();

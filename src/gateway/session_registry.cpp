@@ -57,7 +57,8 @@ std::shared_ptr<Client> SessionRegistry::route(const std::string& user, const st
   }
   size_t charged = (frame ? frame->size() : 0) + kResultOverhead;
   // A result that alone exceeds a cap would evict everything and still not fit: dropped.
-  if (charged > limits_.max_pending_bytes_per_session || charged > limits_.max_pending_bytes_total)
+  if (charged > limits_.max_pending_bytes_per_session ||
+      charged > limits_.max_pending_bytes_total || charged > limits_.max_pending_bytes_per_user)
     return nullptr;
   // A session never seen keeps its results too: in a cluster the result of a command can reach
   // this instance before the session reconnects here.
@@ -66,6 +67,12 @@ std::shared_ptr<Client> SessionRegistry::route(const std::string& user, const st
   while (e.count > 0 && (e.count >= limits_.max_pending_per_session ||
                          e.bytes + charged > limits_.max_pending_bytes_per_session)) {
     pop_oldest(e, &e);
+  }
+  // Over the user's cap, its own oldest results go, whichever of its sessions holds them.
+  for (auto u = users_.find(user);
+       u != users_.end() && u->second.bytes + charged > limits_.max_pending_bytes_per_user;
+       u = users_.find(user)) {
+    pop_oldest(*u->second.order.front()->owner, &e);
   }
   // The globally oldest results go first, whichever session holds them (this one included).
   while (total_bytes_ + charged > limits_.max_pending_bytes_total) {
@@ -105,7 +112,10 @@ size_t SessionRegistry::session_count() const {
 
 void SessionRegistry::push(Entry& e, const Key& key, int64_t now_ms, size_t charged,
                            const Frame& frame) {
-  auto it = items_.insert(items_.end(), Item{&e, &key, items_.end(), now_ms, charged, frame});
+  auto it = items_.insert(items_.end(), Item{&e, &key, items_.end(), {}, now_ms, charged, frame});
+  UserResults& u = users_[key.user];
+  it->in_user = u.order.insert(u.order.end(), it);
+  u.bytes += charged;
   if (e.count == 0) {
     e.first = it;
   } else {
@@ -124,6 +134,10 @@ void SessionRegistry::pop_oldest(Entry& e, const Entry* keep) {
   --e.count;
   e.bytes -= it->charged;
   total_bytes_ -= it->charged;
+  auto u = users_.find(key.user);
+  u->second.order.erase(it->in_user);
+  u->second.bytes -= it->charged;
+  if (u->second.order.empty()) users_.erase(u);
   items_.erase(it);
   if (&e != keep) forget_if_idle(e, key);
 }

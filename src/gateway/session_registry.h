@@ -10,7 +10,9 @@
 // holds pending results; pending results are capped per session (bytes and count) and in total
 // (bytes, each result charged kResultOverhead on top of its frame for its bookkeeping), so the
 // sessions without a connection are at most max_pending_bytes_total / kResultOverhead. Over a
-// cap the oldest results go first; results older than keep_ms are swept.
+// cap the oldest results go first; results older than keep_ms are swept. Pending results are
+// also capped per user (over all of the user's sessions): a user over it loses its own oldest,
+// so one user cannot push everyone else's results out through the total cap.
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -31,7 +33,8 @@ struct SessionLimits {
   size_t max_pending_bytes_per_session = 1 << 20;
   size_t max_pending_bytes_total = 64 << 20;  // across all sessions of the instance
   size_t max_pending_per_session = 256;
-  int64_t keep_ms = 60000;  // a result older than this is no longer delivered
+  int64_t keep_ms = 60000;                      // a result older than this is no longer delivered
+  size_t max_pending_bytes_per_user = 8 << 20;  // over all sessions of one user
 };
 
 class SessionRegistry {
@@ -92,10 +95,17 @@ class SessionRegistry {
     size_t count = 0;
     size_t bytes = 0;
   };
+  // A user's results, oldest first: its oldest is always the oldest of one of its sessions.
+  struct UserResults {
+    std::list<Items::iterator> order;
+    size_t bytes = 0;
+  };
+  using Users = std::unordered_map<std::string, UserResults>;
   struct Item {
     Entry* owner;    // map nodes do not move while they exist
     const Key* key;  // the owner's key, to forget it
     Items::iterator next_in_session;
+    std::list<Items::iterator>::iterator in_user;
     int64_t at_ms;
     size_t charged;
     Frame frame;
@@ -115,6 +125,7 @@ class SessionRegistry {
   mutable std::mutex mutex_;
   Sessions sessions_;
   Items items_;
+  Users users_;
   size_t total_bytes_ = 0;
 };
 

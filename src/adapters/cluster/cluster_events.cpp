@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <optional>
+#include <vector>
 
 #include "adapters/cluster/bus_json.h"
 
@@ -11,13 +13,57 @@ namespace parley {
 
 namespace json = boost::json;
 
+namespace {
+
+using Pair = ClusterPresence::Pair;
+
+// [[room, [user, ...]], ...]: pairs of one room share its name (they come sorted by room).
+json::array grouped(const std::vector<Pair>& pairs) {
+  json::array out;
+  const std::string* room = nullptr;
+  for (const Pair& p : pairs) {
+    if (!room || *room != p.first) {
+      out.push_back(json::array{p.first, json::array{}});
+      room = &p.first;
+    }
+    out.back().as_array()[1].as_array().push_back(json::string(p.second));
+  }
+  return out;
+}
+
+std::vector<Pair> ungrouped(const json::object& o, const char* key) {
+  std::vector<Pair> pairs;
+  const json::value* v = o.if_contains(key);
+  if (!v || !v->is_array()) return pairs;
+  for (const auto& g : v->as_array()) {
+    if (!g.is_array() || g.as_array().size() != 2 || !g.as_array()[0].is_string() ||
+        !g.as_array()[1].is_array()) {
+      continue;
+    }
+    const json::string& room = g.as_array()[0].as_string();
+    for (const auto& u : g.as_array()[1].as_array()) {
+      if (u.is_string()) pairs.emplace_back(std::string(room), std::string(u.as_string()));
+    }
+  }
+  return pairs;
+}
+
+uint64_t number(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  if (v && v->is_uint64()) return v->as_uint64();
+  return v && v->is_int64() && v->as_int64() >= 0 ? static_cast<uint64_t>(v->as_int64()) : 0;
+}
+
+}  // namespace
+
 ClusterEvents::ClusterEvents(ClusterEventsOptions options, KafkaOptions kafka,
                              std::shared_ptr<KafkaProducer> producer, ClockPtr clock)
     : options_(std::move(options)),
       kafka_(std::move(kafka)),
       producer_(std::move(producer)),
       clock_(std::move(clock)),
-      presence_(ClusterPresence::Options{options_.instance, options_.instance_timeout_ms}) {}
+      presence_(ClusterPresence::Options{options_.instance, options_.instance_timeout_ms}),
+      outbox_(options_.chunk_bytes) {}
 
 ClusterEvents::~ClusterEvents() {
   stop();
@@ -43,7 +89,8 @@ void ClusterEvents::stop() {
 }
 
 void ClusterEvents::publish(const std::string& key, std::string value) {
-  // Fire and forget: an event lost while Kafka is away is repaired by the next heartbeat.
+  // Fire and forget: a lost typing event is harmless, a lost delta is seen as a gap in the
+  // numbers by the receivers, which ask for a snapshot.
   Status st = producer_->produce(kafka_.events(), key, std::move(value), [](const Delivery&) {});
   if (!st) spdlog::debug("event not published: {}", st.error().message);
 }
@@ -51,21 +98,18 @@ void ClusterEvents::publish(const std::string& key, std::string value) {
 void ClusterEvents::member_joined(const std::string& room, const std::string& user,
                                   uint64_t origin) {
   {
+    // Published by the heartbeat loop within debounce_ms, with the other changes of the batch.
     std::lock_guard lock(mu_);
-    local_online_.emplace(room, user);
-    changed_ = true;
+    outbox_.joined(room, user);
   }
-  wake_.notify_all();
   if (presence_.local_joined(room, user)) local_->member_joined(room, user, origin);
 }
 
 void ClusterEvents::member_left(const std::string& room, const std::string& user, uint64_t origin) {
   {
     std::lock_guard lock(mu_);
-    local_online_.erase({room, user});
-    changed_ = true;
+    outbox_.left(room, user);
   }
-  wake_.notify_all();
   if (presence_.local_left(room, user)) local_->member_left(room, user, origin);
 }
 
@@ -124,21 +168,35 @@ void ClusterEvents::on_records(std::vector<Consumed>&& records) {
       }
     } else if (type == "b") {
       announce(presence_.forget(origin));
-    } else if (type == "h") {
-      std::vector<ClusterPresence::Pair> pairs;
-      if (const json::value* on = o.if_contains("on"); on && on->is_array()) {
-        for (const auto& p : on->as_array()) {
-          if (!p.is_array() || p.as_array().size() != 2 || !p.as_array()[0].is_string() ||
-              !p.as_array()[1].is_string()) {
-            continue;
-          }
-          pairs.emplace_back(std::string(p.as_array()[0].as_string()),
-                             std::string(p.as_array()[1].as_string()));
-        }
+    } else if (type == "d") {
+      // The record's time, not ours: a record re-read late is already old.
+      apply(origin, presence_.delta(origin, c.timestamp_ms, number(o, "s"), ungrouped(o, "j"),
+                                    ungrouped(o, "l")));
+    } else if (type == "s") {
+      ClusterPresence::Chunk chunk;
+      chunk.id = number(o, "n");
+      chunk.seq = number(o, "s");
+      chunk.index = static_cast<uint32_t>(number(o, "i"));
+      chunk.count = static_cast<uint32_t>(number(o, "c"));
+      chunk.pairs = ungrouped(o, "p");
+      apply(origin, presence_.snapshot(origin, c.timestamp_ms, std::move(chunk)));
+    } else if (type == "h" && o.contains("s")) {
+      apply(origin, presence_.heartbeat(origin, c.timestamp_ms, number(o, "s")));
+    } else if (type == "q") {
+      std::string to = str("i");
+      if (to == options_.instance || to == "*") {
+        std::lock_guard lock(mu_);
+        snapshot_asked_ = true;
       }
-      // The record's time, not ours: a heartbeat re-read late is already old.
-      announce(presence_.heartbeat(origin, c.timestamp_ms, std::move(pairs)));
     }
+  }
+}
+
+void ClusterEvents::apply(const std::string& origin, ClusterPresence::Update update) {
+  announce(update.changes);
+  if (update.ask_snapshot) {
+    publish(options_.instance,
+            json::serialize(json::object{{"t", "q"}, {"o", options_.instance}, {"i", origin}}));
   }
 }
 
@@ -150,30 +208,73 @@ void ClusterEvents::publish_usage() {
           json::serialize(json::object{{"t", "u"}, {"o", options_.instance}, {"q", std::move(q)}}));
 }
 
+void ClusterEvents::publish_presence() {
+  std::vector<PresenceOutbox::Delta> deltas;
+  std::optional<PresenceOutbox::Snapshot> snapshot;
+  uint64_t seq = 0;
+  bool beat = false;
+  const int64_t now = clock_->steady_ms();
+  {
+    std::lock_guard lock(mu_);
+    deltas = outbox_.take_deltas();
+    // Several askers within snapshot_ms share one snapshot.
+    if (snapshot_asked_ && now - last_snapshot_ >= options_.snapshot_ms) {
+      snapshot_asked_ = false;
+      last_snapshot_ = now;
+      snapshot = outbox_.snapshot();
+    }
+    seq = outbox_.seq();
+    if (now - last_beat_ >= options_.heartbeat_ms) {
+      last_beat_ = now;
+      beat = true;
+    }
+  }
+  // Only this thread publishes them, so they reach the partition in this order: deltas, the
+  // snapshot as of the last of them, the heartbeat.
+  const std::string& self = options_.instance;
+  for (const auto& d : deltas) {
+    json::object o{{"t", "d"}, {"o", self}, {"s", d.seq}};
+    if (!d.joined.empty()) o["j"] = grouped(d.joined);
+    if (!d.left.empty()) o["l"] = grouped(d.left);
+    publish(self, json::serialize(o));
+  }
+  if (snapshot) {
+    const auto count = static_cast<uint64_t>(snapshot->chunks.size());
+    for (uint64_t i = 0; i < count; ++i) {
+      publish(self, json::serialize(json::object{{"t", "s"},
+                                                 {"o", self},
+                                                 {"s", snapshot->seq},
+                                                 {"n", snapshot->id},
+                                                 {"i", i},
+                                                 {"c", count},
+                                                 {"p", grouped(snapshot->chunks[i])}}));
+    }
+  }
+  if (beat) publish(self, json::serialize(json::object{{"t", "h"}, {"o", self}, {"s", seq}}));
+}
+
 void ClusterEvents::heartbeat_loop() {
-  int64_t last_sent = 0;
   int64_t last_usage = 0;
   if (quota_) quota_->count_usage();
+  {
+    std::lock_guard lock(mu_);
+    last_beat_ = clock_->steady_ms() - options_.heartbeat_ms;  // the first one at once
+    last_snapshot_ = clock_->steady_ms() - options_.snapshot_ms;
+  }
+  // A new instance asks everyone for their sets at once rather than on their next heartbeat.
+  publish(options_.instance,
+          json::serialize(json::object{{"t", "q"}, {"o", options_.instance}, {"i", "*"}}));
   while (!stopping_.load()) {
-    json::array on;
     {
       std::unique_lock lock(mu_);
       wake_.wait_for(lock, std::chrono::milliseconds(options_.debounce_ms));
-      if (stopping_.load()) break;
-      if (quota_ && clock_->steady_ms() - last_usage >= options_.usage_ms) {
-        last_usage = clock_->steady_ms();
-        lock.unlock();
-        publish_usage();
-        lock.lock();
-      }
-      int64_t due = last_sent + (changed_ ? options_.debounce_ms : options_.heartbeat_ms);
-      if (clock_->steady_ms() < due) continue;
-      changed_ = false;
-      for (const auto& [room, user] : local_online_) on.push_back(json::array{room, user});
     }
-    last_sent = clock_->steady_ms();
-    publish(options_.instance, json::serialize(json::object{
-                                   {"t", "h"}, {"o", options_.instance}, {"on", std::move(on)}}));
+    if (stopping_.load()) break;
+    if (quota_ && clock_->steady_ms() - last_usage >= options_.usage_ms) {
+      last_usage = clock_->steady_ms();
+      publish_usage();
+    }
+    publish_presence();
     // Silent instances leave, and their users with them.
     announce(presence_.expire(clock_->now_ms()));
   }

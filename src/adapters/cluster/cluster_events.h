@@ -2,15 +2,21 @@
 // Ephemeral room traffic across instances, on the events topic: typing, and who is online.
 //
 // It decorates the gateway's local fan-out (RoomEvents). Typing is published for the other
-// instances and fanned out here. Presence travels as heartbeats: each instance publishes its
-// whole online set (room, user) every heartbeat_ms, and at once (debounced) when it changes;
-// ClusterPresence turns the sets into member events, once per transition. An instance that
-// stops (kill -9 included) is dropped after ClusterPresence's timeout, and its users leave.
+// instances and fanned out here. Presence travels as numbered deltas of each instance's online
+// (room, user) set, coalesced every debounce_ms; its whole set only in chunks, when another
+// instance asks (it is new, or saw a gap); and a heartbeat every heartbeat_ms carrying the last
+// delta number (PresenceOutbox). ClusterPresence turns them into member events, once per
+// transition. An instance that stops (kill -9 included) is dropped after ClusterPresence's
+// timeout, and its users leave. Records on the events topic (JSON; "o" is the publisher):
+//   {"t":"d","o":..,"s":seq,"j":[[room,[user..]]..],"l":[[room,[user..]]..]}  delta
+//   {"t":"s","o":..,"s":seq,"n":id,"i":index,"c":count,"p":[[room,[user..]]..]}  snapshot chunk
+//   {"t":"h","o":..,"s":seq}  heartbeat;  {"t":"q","o":..,"i":instance or "*"}  snapshot request
+//   {"t":"b","o":..}  goodbye;  {"t":"y",..} typing;  {"t":"u",..} quota usage
+// Presence records are keyed by the publisher's id: one partition, read in publishing order.
 #include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -20,6 +26,7 @@
 #include "adapters/kafka/kafka_producer.h"
 #include "adapters/kafka/kafka_tail.h"
 #include "app/cluster/cluster_presence.h"
+#include "app/cluster/presence_outbox.h"
 #include "app/ports/clock.h"
 #include "app/ports/remote_presence.h"
 #include "app/ports/room_events.h"
@@ -28,9 +35,11 @@
 namespace parley {
 
 struct ClusterEventsOptions {
-  std::string instance;         // this process (the origin nonce included)
-  int64_t heartbeat_ms = 2000;  // the online set is published at least this often
-  int64_t debounce_ms = 50;     // and at most this often when it changes
+  std::string instance;            // this process (the origin nonce included)
+  int64_t heartbeat_ms = 2000;     // a heartbeat (the last delta number) at least this often
+  int64_t debounce_ms = 50;        // changes are published at most this often, coalesced
+  int64_t snapshot_ms = 500;       // the whole set at most this often, when asked
+  size_t chunk_bytes = 64 * 1024;  // bound of one delta or snapshot record
   int64_t instance_timeout_ms = 6000;
   int64_t max_age_ms = 10000;  // older events (a restart re-reading the topic) are ignored
   int64_t usage_ms = 250;      // how often the sends counted here are published
@@ -68,6 +77,9 @@ class ClusterEvents final : public RoomEvents, public RemotePresence {
   void publish(const std::string& key, std::string value);
   void heartbeat_loop();
   void announce(const std::vector<MemberChange>& changes);
+  // Announces what a presence record changed and asks its publisher for a snapshot if due.
+  void apply(const std::string& origin, ClusterPresence::Update update);
+  void publish_presence();
   void publish_usage();
 
   ClusterEventsOptions options_;
@@ -79,10 +91,12 @@ class ClusterEvents final : public RoomEvents, public RemotePresence {
   ClusterPresence presence_;
   std::unique_ptr<KafkaTail> tail_;
 
-  std::mutex mu_;  // local_online_ and the heartbeat loop's wake-up
+  std::mutex mu_;  // outbox_, snapshot_asked_ and the heartbeat loop's wake-up
   std::condition_variable wake_;
-  std::set<std::pair<std::string, std::string>> local_online_;
-  bool changed_ = false;
+  PresenceOutbox outbox_;
+  bool snapshot_asked_ = false;
+  int64_t last_snapshot_ = 0;
+  int64_t last_beat_ = 0;
   std::atomic<bool> stopping_{false};
   std::thread heartbeats_;
 };

@@ -1,6 +1,7 @@
 #include "app/cluster/cluster_presence.h"
 
 #include <algorithm>
+#include <iterator>
 #include <tuple>
 
 namespace parley {
@@ -43,24 +44,146 @@ void ClusterPresence::erase_if_gone(const std::string& room, const std::string& 
   if (r->second.empty()) rooms_.erase(r);
 }
 
-std::vector<MemberChange> ClusterPresence::heartbeat(const std::string& instance, int64_t now_ms,
-                                                     std::vector<Pair> online) {
-  std::vector<MemberChange> changes;
-  if (instance == options_.self) return changes;
-  std::sort(online.begin(), online.end());
-  online.erase(std::unique(online.begin(), online.end()), online.end());
-
-  std::lock_guard lock(mutex_);
+ClusterPresence::Instances::iterator ClusterPresence::touch(const std::string& instance,
+                                                            int64_t now_ms) {
   auto it = instances_.find(instance);
   if (it == instances_.end()) {
     if (instances_.size() >= options_.max_instances) {
       ++dropped_heartbeats_;
-      return changes;
+      return instances_.end();
     }
-    it = instances_.emplace(instance, Instance{now_ms, {}}).first;
+    it = instances_.emplace(instance, Instance{}).first;
+    it->second.last_seen_ms = now_ms;
   }
+  it->second.last_seen_ms = std::max(it->second.last_seen_ms, now_ms);
+  return it;
+}
+
+void ClusterPresence::gap(Instance& inst) {
+  if (inst.synced) ++gaps_;
+  inst.synced = false;
+}
+
+bool ClusterPresence::ask(Instance& inst, int64_t now_ms) {
+  if (inst.synced) return false;
+  if (inst.asked && now_ms - inst.asked_ms < options_.ask_every_ms) return false;
+  inst.asked = true;
+  inst.asked_ms = now_ms;
+  return true;
+}
+
+ClusterPresence::Update ClusterPresence::delta(const std::string& instance, int64_t now_ms,
+                                               uint64_t seq, std::vector<Pair> joined,
+                                               std::vector<Pair> left) {
+  Update u;
+  if (instance == options_.self) return u;
+  std::lock_guard lock(mutex_);
+  const bool fresh = instances_.find(instance) == instances_.end();
+  auto it = touch(instance, now_ms);
+  if (it == instances_.end()) return u;
   Instance& inst = it->second;
-  inst.last_seen_ms = std::max(inst.last_seen_ms, now_ms);
+  if (fresh && seq == 1) inst.synced = true;     // seen from the publisher's first (empty) state
+  if (inst.synced && seq <= inst.seq) return u;  // seen already
+  if (inst.synced && seq != inst.seq + 1) gap(inst);
+  inst.seq = std::max(inst.seq, seq);
+  // Applied even unsynced: it is the publisher's word on these pairs, newer than what is held.
+  for (const Pair& pair : left) {
+    if (inst.online.erase(pair) == 0) continue;
+    --entries_;
+    if (remove_remote(pair))
+      u.changes.push_back({MemberChange::Kind::left, pair.first, pair.second});
+  }
+  for (Pair& pair : joined) {
+    if (inst.online.count(pair)) continue;
+    if (entries_ + snap_entries_ >= options_.max_entries) {
+      ++dropped_entries_;
+      continue;
+    }
+    if (add_remote(pair))
+      u.changes.push_back({MemberChange::Kind::joined, pair.first, pair.second});
+    inst.online.insert(std::move(pair));
+    ++entries_;
+  }
+  sort_changes(u.changes);
+  u.ask_snapshot = ask(inst, now_ms);
+  return u;
+}
+
+ClusterPresence::Update ClusterPresence::heartbeat(const std::string& instance, int64_t now_ms,
+                                                   uint64_t seq) {
+  Update u;
+  if (instance == options_.self) return u;
+  std::lock_guard lock(mutex_);
+  const bool fresh = instances_.find(instance) == instances_.end();
+  auto it = touch(instance, now_ms);
+  if (it == instances_.end()) return u;
+  Instance& inst = it->second;
+  if (fresh && seq == 0) inst.synced = true;  // it never had anyone online
+  // Its deltas precede its heartbeat: another number means some were missed.
+  if (inst.synced && seq != inst.seq) gap(inst);
+  u.ask_snapshot = ask(inst, now_ms);
+  return u;
+}
+
+ClusterPresence::Update ClusterPresence::snapshot(const std::string& instance, int64_t now_ms,
+                                                  Chunk chunk) {
+  Update u;
+  if (instance == options_.self) return u;
+  std::lock_guard lock(mutex_);
+  auto it = touch(instance, now_ms);
+  if (it == instances_.end()) return u;
+  Instance& inst = it->second;
+  auto drop_partial = [&] {
+    snap_entries_ -= inst.snap_pairs.size();
+    inst.snap_pairs = {};
+    inst.snap_next = 0;
+  };
+  // Asked for by another instance: the set held is already this one.
+  if (inst.synced && chunk.seq == inst.seq) return u;
+  if (chunk.index == 0) {
+    drop_partial();
+    inst.snap_id = chunk.id;
+  }
+  if (chunk.id != inst.snap_id || chunk.index != inst.snap_next || chunk.index >= chunk.count) {
+    drop_partial();  // a chunk missed (or the middle of a snapshot seen first): ask again
+    gap(inst);
+    u.ask_snapshot = ask(inst, now_ms);
+    return u;
+  }
+  const size_t room =
+      options_.max_entries > snap_entries_ ? options_.max_entries - snap_entries_ : 0;
+  if (chunk.pairs.size() > room) {
+    dropped_entries_ += chunk.pairs.size() - room;
+    chunk.pairs.resize(room);
+  }
+  snap_entries_ += chunk.pairs.size();
+  inst.snap_pairs.insert(inst.snap_pairs.end(), std::make_move_iterator(chunk.pairs.begin()),
+                         std::make_move_iterator(chunk.pairs.end()));
+  if (++inst.snap_next < chunk.count) return u;
+  std::vector<Pair> whole = std::move(inst.snap_pairs);
+  snap_entries_ -= whole.size();
+  inst.snap_pairs = {};
+  inst.snap_next = 0;
+  u.changes = replace_locked(inst, std::move(whole));
+  inst.synced = true;
+  inst.seq = chunk.seq;
+  return u;
+}
+
+std::vector<MemberChange> ClusterPresence::replace(const std::string& instance, int64_t now_ms,
+                                                   std::vector<Pair> online) {
+  if (instance == options_.self) return {};
+  std::lock_guard lock(mutex_);
+  auto it = touch(instance, now_ms);
+  if (it == instances_.end()) return {};
+  return replace_locked(it->second, std::move(online));
+}
+
+std::vector<MemberChange> ClusterPresence::replace_locked(Instance& inst,
+                                                          std::vector<Pair> online) {
+  std::vector<MemberChange> changes;
+  std::sort(online.begin(), online.end());
+  online.erase(std::unique(online.begin(), online.end()), online.end());
 
   const size_t others = entries_ - inst.online.size();
   const size_t budget = options_.max_entries > others ? options_.max_entries - others : 0;
@@ -70,15 +193,13 @@ std::vector<MemberChange> ClusterPresence::heartbeat(const std::string& instance
   }
 
   // Both sets are sorted: one merge walk finds what vanished and what appeared.
-  const std::vector<Pair>& old = inst.online;
-  size_t i = 0, j = 0;
-  while (i < old.size() || j < online.size()) {
-    if (j == online.size() || (i < old.size() && old[i] < online[j])) {
-      if (remove_remote(old[i])) {
-        changes.push_back({MemberChange::Kind::left, old[i].first, old[i].second});
-      }
+  auto i = inst.online.begin();
+  size_t j = 0;
+  while (i != inst.online.end() || j < online.size()) {
+    if (j == online.size() || (i != inst.online.end() && *i < online[j])) {
+      if (remove_remote(*i)) changes.push_back({MemberChange::Kind::left, i->first, i->second});
       ++i;
-    } else if (i == old.size() || online[j] < old[i]) {
+    } else if (i == inst.online.end() || online[j] < *i) {
       if (add_remote(online[j])) {
         changes.push_back({MemberChange::Kind::joined, online[j].first, online[j].second});
       }
@@ -89,16 +210,18 @@ std::vector<MemberChange> ClusterPresence::heartbeat(const std::string& instance
     }
   }
   entries_ = others + online.size();
-  inst.online = std::move(online);
+  // Sorted input: each insertion at the end is amortized constant.
+  inst.online = std::set<Pair>(std::make_move_iterator(online.begin()),
+                               std::make_move_iterator(online.end()));
   return changes;
 }
 
-void ClusterPresence::remove_instance(std::unordered_map<std::string, Instance>::iterator it,
-                                      std::vector<MemberChange>& changes) {
+void ClusterPresence::remove_instance(Instances::iterator it, std::vector<MemberChange>& changes) {
   for (const Pair& pair : it->second.online) {
     if (remove_remote(pair)) changes.push_back({MemberChange::Kind::left, pair.first, pair.second});
   }
   entries_ -= it->second.online.size();
+  snap_entries_ -= it->second.snap_pairs.size();
   instances_.erase(it);
 }
 
@@ -172,6 +295,11 @@ size_t ClusterPresence::live_instances(int64_t now_ms) const {
 uint64_t ClusterPresence::dropped_heartbeats() const {
   std::lock_guard lock(mutex_);
   return dropped_heartbeats_;
+}
+
+uint64_t ClusterPresence::gaps() const {
+  std::lock_guard lock(mutex_);
+  return gaps_;
 }
 
 uint64_t ClusterPresence::dropped_entries() const {

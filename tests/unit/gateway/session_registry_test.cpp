@@ -280,6 +280,42 @@ TEST(SessionRegistryTest, TotalCapDropsTheGloballyOldestFirst) {
             (std::vector<std::string>{"C1", "C2"}));
 }
 
+TEST(SessionRegistryTest, OneUserCannotPushEveryoneElsesResultsOut) {
+  // Default caps: a user parking results in many sessions (1 MB each, 80 MB in all, over the
+  // 64 MB total) loses its own oldest at its per-user cap; bob's older result stays.
+  SessionRegistry reg;
+  reg.route("bob", "sess-bob1", sized("B1", 100), kT0);
+  const size_t big = (1 << 20) - SessionRegistry::kResultOverhead;
+  for (int i = 0; i < 80; ++i) {
+    reg.route("mallory", "sess-" + std::to_string(1000 + i), sized("M", big), kT0 + 1 + i);
+  }
+  EXPECT_EQ(texts(reg.attach(client("sess-bob1", 1, "bob"), kT0 + 100).pending),
+            std::vector<std::string>{*sized("B1", 100)});
+  EXPECT_LE(reg.pending_bytes(), size_t{8} << 20);  // the default per-user cap
+  // Mallory keeps its newest results.
+  EXPECT_EQ(reg.attach(client("sess-1079", 2, "mallory"), kT0 + 100).pending.size(), 1u);
+  EXPECT_TRUE(reg.attach(client("sess-1000", 3, "mallory"), kT0 + 100).pending.empty());
+}
+
+TEST(SessionRegistryTest, TheUserCapTakesTheUsersOldestAcrossItsSessions) {
+  SessionRegistry reg(SessionLimits{.max_pending_bytes_per_user = 3 * charge(100)});
+  reg.route("alice", "sess-000A", sized("A1", 100), kT0 + 1);
+  reg.route("alice", "sess-000B", sized("B1", 100), kT0 + 2);
+  reg.route("bob", "sess-000C", sized("C1", 100), kT0 + 3);
+  reg.route("alice", "sess-000A", sized("A2", 100), kT0 + 4);
+  reg.route("alice", "sess-000B", sized("B2", 100), kT0 + 5);  // alice over: A1 goes
+  reg.route("alice", "sess-000C", sized("X1", 100), kT0 + 6);  // then B1
+  EXPECT_EQ(reg.pending_bytes(), 4 * charge(100));
+  EXPECT_EQ(texts(reg.attach(client("sess-000A", 1), kT0 + 7).pending),
+            std::vector<std::string>{*sized("A2", 100)});
+  EXPECT_EQ(texts(reg.attach(client("sess-000B", 2), kT0 + 7).pending),
+            std::vector<std::string>{*sized("B2", 100)});
+  EXPECT_EQ(texts(reg.attach(client("sess-000C", 3, "bob"), kT0 + 7).pending),
+            std::vector<std::string>{*sized("C1", 100)});
+  EXPECT_EQ(reg.attach(client("sess-000C", 4), kT0 + 7).pending.size(), 1u);
+  EXPECT_EQ(reg.pending_bytes(), 0u);
+}
+
 TEST(SessionRegistryTest, TotalCapForgetsSessionsLeftWithNothing) {
   SessionRegistry reg(SessionLimits{.max_pending_bytes_total = 2 * charge(100)});
   for (int i = 0; i < 10; ++i)
