@@ -46,8 +46,13 @@ struct ClusterLogOptions {
   // So is a record the broker took but this instance's tail has not folded by then (the tail
   // is stuck): no command waits without bound.
   int64_t unknown_outcome_ms = 30000;
-  // Records that waited this long past their deadline in librdkafka's queue are purged.
+  // How often the sweeper looks at the deadlines: a record still in librdkafka's queue at its
+  // deadline is purged (answered `timeout`) within this.
   int64_t sweep_interval_ms = 50;
+  // A `ttl_ms` command the log has not answered this long after its deadline (in flight, or
+  // taken but not folded here yet) is answered `unavailable` with an unknown outcome: every ttl
+  // answer comes within ttl + about a second (PROTOCOL.md).
+  int64_t ttl_grace_ms = 700;
   size_t max_rejected_offsets = 1 << 20;  // per partition, see rejected_
 };
 
@@ -89,7 +94,9 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   void on_change(std::function<void(const RoomChange&)> sink) override;
 
  private:
-  // A command of this instance whose record is in the log (or on its way).
+  // A command of this instance whose record is in the log (or on its way). Answered exactly
+  // once: whoever take()s it from pending_ answers it (the fold, a delivery report, the
+  // sweeper, stop), and a later outcome for it finds nothing.
   struct Pending {
     LogRecord record;
     std::function<void(Result<Appended>)> on_send;  // send
@@ -106,6 +113,7 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   void fold_batch(std::vector<Consumed>&& batch);
   void answer(uint64_t request, const Folded& outcome);
   void fail(uint64_t request, Error error);
+  bool take(uint64_t request, Pending& out);  // removes it from pending_ and deadlines_
   void sweep_loop();
   uint64_t submit(Pending pending);
   int32_t partition_of(const std::string& room) const;
@@ -136,7 +144,9 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   // The commands waiting for their records: any thread.
   std::mutex pending_mu_;
   std::unordered_map<uint64_t, Pending> pending_;
-  std::multimap<int64_t, uint64_t> deadlines_;  // wall-clock deadline -> request
+  // Wall-clock deadline -> request, for the ttl commands not answered yet (take() prunes it).
+  std::multimap<int64_t, uint64_t> deadlines_;
+  int64_t purged_through_ = 0;  // deadlines up to this were purged for (sweeper)
   uint64_t next_request_ = 0;
 
   // The fold's products, read by workers (head, replay) and written by the tail thread.
