@@ -230,6 +230,12 @@ def test_ttl_answers_and_readyz_while_kafka_hangs_silently(cluster, kafka):
         assert not_ready_after is not None and not_ready_after <= 10, \
             f"/readyz of i1 was not 503 within 10 s of the cut ({not_ready_after})"
 
+        # A connection's pipelined sends keep their order: a send purged with an expired
+        # neighbour is never produced again behind later ones.
+        for s in senders:
+            seqs = [r["seq"] for cmid, (_, _, r) in sorted(s.results.items()) if r.get("ok")]
+            assert seqs == sorted(seqs), f"{s.user}'s sends were applied out of order: {seqs}"
+
         # Nothing answered `timeout` is stored; everything acknowledged is.
         acked = {cmid: r for cmid, (_, _, r) in results.items() if r.get("ok")}
         timed_out = {cmid for cmid, (_, _, r) in results.items()
