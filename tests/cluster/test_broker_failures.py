@@ -246,3 +246,48 @@ def test_ttl_answers_and_readyz_while_kafka_hangs_silently(cluster, kafka):
         assert_exactly_once(rows, acked, "after Kafka hung silently")
 
     run(main(), timeout=300)
+
+
+def test_a_silently_dead_leader_stalls_the_room_at_most_10s(cluster, kafka):
+    """Each broker in turn (so the room's leader too) is SIGSTOPped for 14 s under load from
+    every instance: it keeps its connections open and answers nothing, like a host cut off
+    silently. The controller moves its partitions' leadership away, and the producers must
+    follow within seconds, not wait out librdkafka's 30-60 s defaults: no gap between two
+    acknowledgements is longer than 10 s. Nothing acknowledged is lost or doubled."""
+    kafka.require_control(brokers=3)
+    c = cluster
+
+    async def main():
+        owner = c.new_user("owner")
+        tok = c.tokens[owner]
+        o = await c.ws(1, owner)
+        room = c.room("leader")
+        await o.ok("create_room", room=room)
+        senders, stop, tasks = await start_load(c, room, (1, 2, 3), window=4)
+        await asyncio.sleep(1.0)
+        gaps = {}
+        for node in kafka.nodes():
+            await in_thread(kafka.pause, node)
+            t0 = time.monotonic()
+            last_n, last_t, gap = len(acked_of(senders)), t0, 0.0
+            try:
+                while time.monotonic() - t0 < 14:
+                    await asyncio.sleep(0.1)
+                    n = len(acked_of(senders))
+                    now = time.monotonic()
+                    if n > last_n:
+                        last_n, last_t = n, now
+                    gap = max(gap, now - last_t)
+            finally:
+                await in_thread(kafka.resume, node)
+            gaps[node] = round(gap, 1)
+            await asyncio.sleep(4)
+        stop.set()
+        await within(asyncio.gather(*tasks), 90, "the senders")
+        codes = codes_of(senders)
+        print(f"longest gap between acknowledgements while broker N was stopped: {gaps}; failures: {codes}")
+        assert max(gaps.values()) <= 10, f"a silently stopped broker stalled the room for {gaps} s"
+        assert set(codes) <= {"timeout", "unavailable"}, f"unexpected failures: {codes}"
+        await check_exactly_once(c, senders, room, tok, "after each broker was stopped silently")
+
+    run(main(), timeout=300)

@@ -79,20 +79,14 @@ KafkaProducer::KafkaProducer(const KafkaOptions& options, std::string probe_topi
 }
 
 std::shared_ptr<rd_kafka_t> KafkaProducer::make_handle() {
-  // The timeouts below bound how long a silently dead broker (no RST) holds records: see
-  // docs/scaling.md, "Broker failures", for each value.
+  // With make_kafka_conf's socket timeouts, these bound how long a silently dead broker (no
+  // RST) holds records: see docs/scaling.md, "Broker failures", for each value.
   auto conf = make_kafka_conf(options_, KafkaClientKind::producer,
                               {{"acks", "all"},
                                {"enable.idempotence", "true"},
                                {"linger.ms", "2"},
                                {"message.timeout.ms", "10000"},
                                {"request.timeout.ms", "5000"},
-                               {"socket.timeout.ms", "5000"},
-                               {"socket.connection.setup.timeout.ms", "5000"},
-                               {"socket.keepalive.enable", "true"},
-                               {"reconnect.backoff.ms", "100"},
-                               {"reconnect.backoff.max.ms", "1000"},
-                               {"topic.metadata.refresh.interval.ms", "10000"},
                                {"partitioner", "murmur2_random"},
                                {"statistics.interval.ms", "1000"}});
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaProducer::on_report);
