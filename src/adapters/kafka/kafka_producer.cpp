@@ -86,7 +86,7 @@ std::shared_ptr<rd_kafka_t> KafkaProducer::make_handle() {
                                {"enable.idempotence", "true"},
                                {"linger.ms", "2"},
                                {"message.timeout.ms", "10000"},
-                               {"request.timeout.ms", "5000"},
+                               {"request.timeout.ms", "3000"},
                                {"partitioner", "murmur2_random"},
                                {"statistics.interval.ms", "1000"}});
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaProducer::on_report);
