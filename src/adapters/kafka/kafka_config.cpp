@@ -74,7 +74,7 @@ KafkaConfPtr make_kafka_conf(const KafkaOptions& options, KafkaClientKind kind,
   // Every client leaves a silently dead broker within seconds (librdkafka's defaults wait
   // 30-60 s): the tails too must follow a moved leader. docs/scaling.md says why each value.
   static const KafkaProperty common[] = {{"socket.timeout.ms", "5000"},
-                                         {"socket.connection.setup.timeout.ms", "5000"},
+                                         {"socket.connection.setup.timeout.ms", "2000"},
                                          {"socket.keepalive.enable", "true"},
                                          {"reconnect.backoff.max.ms", "1000"},
                                          {"topic.metadata.refresh.interval.ms", "10000"}};

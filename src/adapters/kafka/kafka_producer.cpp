@@ -17,8 +17,10 @@ namespace {
 constexpr int kProbeIntervalMs = 1000;
 constexpr int kProbeTimeoutMs = 2000;
 // reachable(): the last probe answered at most this long ago. A silent cut is seen within
-// kProbeFreshMs + kProbeTimeoutMs at worst (~5.5 s), well inside /readyz's 10 s promise.
-constexpr int64_t kProbeFreshMs = 3500;
+// kProbeFreshMs + kProbeTimeoutMs at worst (~8 s), inside /readyz's 10 s promise. Shorter, one
+// silent broker of three made it flap: librdkafka may send the next metadata request to that
+// broker again until its socket times out (5 s).
+constexpr int64_t kProbeFreshMs = 6000;
 // How long a replaced handle may take to hand back what it held.
 constexpr int kDrainMs = 5000;
 
@@ -182,11 +184,13 @@ void KafkaProducer::probe_loop() {
       probe_ok_ms_.store(steady_now_ms(), std::memory_order_relaxed);
       if (!was_ok) spdlog::info("kafka answers again");
       was_ok = true;
-    } else if (was_ok) {
-      spdlog::warn("kafka probe failed: {}", describe(err));
+    } else {
+      if (was_ok) spdlog::warn("kafka probe failed: {}", describe(err));
       was_ok = false;
     }
-    for (int waited = 0; waited < kProbeIntervalMs && !stopping_.load(); waited += 50) {
+    // After a failure, again soon: the next request may go to another broker.
+    int pause_ms = err == RD_KAFKA_RESP_ERR_NO_ERROR ? kProbeIntervalMs : 100;
+    for (int waited = 0; waited < pause_ms && !stopping_.load(); waited += 50) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
