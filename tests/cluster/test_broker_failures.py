@@ -248,11 +248,13 @@ def test_ttl_answers_and_readyz_while_kafka_hangs_silently(cluster, kafka):
     run(main(), timeout=300)
 
 
-# Measured with the settings of docs/scaling.md, the longest gaps of three runs were
-# {6.5, 5.6, 6.6}, {4.4, 10.3, 6.9} and {5.2, 4.1, 6.7} s (librdkafka 2.0.2 sometimes sends its
-# metadata request to the stopped broker first); the old settings stall 14 s in every run. Not
-# strict until the rare 10.3 s case is understood.
-@pytest.mark.xfail(strict=False, reason="about one broker stop in ten still stalls a little over 10 s (issue 14)")
+# Measured with the settings of docs/scaling.md, the longest gaps of five runs were
+# {6.5, 5.6, 6.6}, {4.4, 10.3, 6.9}, {5.2, 4.1, 6.7}, {3.5, 6.9, 7.9} and {6.8, 5.4, 5.9} s
+# (librdkafka 2.0.2 sometimes sends its metadata request to the stopped broker first); the old
+# settings stall 14 s in every run. Not strict yet: besides the rare 10.3 s, the resumed broker
+# once answered the tail "offset out of range", which stops that partition's tail for good
+# (kafka_tail, a separate item of issue 14), so the final resends got `unavailable`.
+@pytest.mark.xfail(strict=False, reason="a rare >10 s stall; a tail stopped by offset out of range (issue 14)")
 def test_a_silently_dead_leader_stalls_the_room_at_most_10s(cluster, kafka):
     """Each broker in turn (so the room's leader too) is SIGSTOPped for 14 s under load from
     every instance: it keeps its connections open and answers nothing, like a host cut off
