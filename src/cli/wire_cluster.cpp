@@ -71,7 +71,11 @@ std::string origin_of(const std::string& instance) {
 
 Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string& instance) {
   auto [kafka, store] = open_cluster_engines(o.cluster);
+  // Two handles: the log's records (sends, rooms) on one, which the ttl sweeper may purge and
+  // which probes Kafka for /readyz; session results, events and dead letters on the other, so a
+  // purge (per handle in librdkafka) never drops them.
   auto producer = std::make_shared<KafkaProducer>(kafka);
+  auto log_producer = std::make_shared<KafkaProducer>(kafka, kafka.messages());
 
   std::string secret;
   if (!o.token_key_file.empty()) {
@@ -89,8 +93,8 @@ Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string
   // History reads may wait for Kafka (a watermark, a range past PostgreSQL): threads of their
   // own, so that they never hold up password hashing on services.blocking.
   auto readers = std::make_shared<ThreadPoolExecutor>(4);
-  auto log =
-      std::make_shared<ClusterLog>(log_options, kafka, producer, store, services.clock, readers);
+  auto log = std::make_shared<ClusterLog>(log_options, kafka, log_producer, store, services.clock,
+                                          readers);
   log->load();
   services.log = log;
   services.history = log;
@@ -107,9 +111,13 @@ Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string
   events->share_quota(&services.limiter);
   services.directory.load(log->load_rooms());
   log->on_change([&services](const RoomChange& c) { apply_room_change(services, c); });
-  services.readiness = [store, producer, log]() -> Status {
+  services.readiness = [store, producer, log_producer, log]() -> Status {
     if (!store->healthy()) return make_error(Errc::unavailable, "PostgreSQL is unreachable");
-    if (!producer->reachable()) return make_error(Errc::unavailable, "Kafka is unreachable");
+    // log_producer: an active probe (a silent partition shows within seconds); both: false
+    // while a handle is replaced after a fatal error.
+    if (!log_producer->reachable() || !producer->reachable()) {
+      return make_error(Errc::unavailable, "Kafka is unreachable");
+    }
     if (!log->caught_up()) return make_error(Errc::unavailable, "catching up with the log");
     return Ok{};
   };
@@ -123,11 +131,12 @@ Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string
                   bus->start();
                   log->follow();
                 },
-                [log, producer, store, bus, events, readers] {
+                [log, producer, log_producer, store, bus, events, readers] {
                   events->stop();
                   bus->stop();
                   log->stop();
                   readers->stop();
+                  log_producer->stop();
                   producer->stop();
                   store->stop();
                 },

@@ -13,10 +13,13 @@ namespace parley {
 struct Error {
   Errc code = Errc::internal;
   std::string message;
+  // `unavailable` from a cluster that cannot know whether the log took the command: the wire
+  // error carries "outcome":"unknown" (a send may be retried with the same client_msg_id).
+  bool outcome_unknown = false;
 };
 
 inline Error make_error(Errc code, std::string message) {
-  return Error{code, std::move(message)};
+  return Error{code, std::move(message), false};
 }
 
 template <typename T>

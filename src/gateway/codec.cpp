@@ -40,6 +40,9 @@ Result<Request> parse_request(std::string_view text, std::string& id_out) {
                     ? ttl->as_int64()
                     : static_cast<int64_t>(std::min<uint64_t>(ttl->as_uint64(), INT64_MAX));
     if (n < 1) return bad("ttl_ms must be an integer >= 1");
+    // The cap keeps every deadline (now + ttl, in ms) far from overflow, and a command that
+    // may wait a day is no ttl anyway (docs/protocol.md).
+    if (n > kMaxTtlMs) return bad("ttl_ms must be at most 86400000 (24 h)");
     r.ttl_ms = n;
   }
   r.body = std::move(o);
@@ -108,11 +111,21 @@ std::string ok_frame(std::string_view id, json::object fields) {
   return json::serialize(o);
 }
 
+namespace {
+
+json::object error_object(const Error& e) {
+  json::object o{{"code", wire_name(e.code)}, {"message", e.message}};
+  if (e.outcome_unknown) o["outcome"] = "unknown";
+  return o;
+}
+
+}  // namespace
+
 std::string error_frame(std::string_view id, const Error& e) {
   json::object o{{"type", "result"}};
   if (!id.empty()) o["id"] = id;
   o["ok"] = false;
-  o["error"] = json::object{{"code", wire_name(e.code)}, {"message", e.message}};
+  o["error"] = error_object(e);
   return json::serialize(o);
 }
 
@@ -122,8 +135,7 @@ std::string event_frame(std::string_view event, std::string_view room, std::stri
 }
 
 std::string http_error_body(const Error& e) {
-  return json::serialize(
-      json::object{{"error", json::object{{"code", wire_name(e.code)}, {"message", e.message}}}});
+  return json::serialize(json::object{{"error", error_object(e)}});
 }
 
 }  // namespace parley::codec

@@ -10,6 +10,9 @@
 
 namespace parley::codec {
 
+// The largest `ttl_ms` taken (24 h); above it a command is `bad_request` (docs/protocol.md).
+inline constexpr int64_t kMaxTtlMs = 86'400'000;
+
 // A command frame, checked for shape: an object with a string `type` and a valid `id`.
 struct Request {
   std::string op;

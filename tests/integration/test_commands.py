@@ -677,6 +677,23 @@ def test_ttl_invalid_values_bad_request(server):
     run(main())
 
 
+def test_ttl_above_the_cap_is_a_bad_request(server):
+    """ttl_ms is capped at 24 h (docs/protocol.md): above it, and near INT64_MAX where a deadline
+    `now + ttl` would overflow, the command is refused and nothing is stored."""
+    async def main():
+        a = await server.connect("alice")
+        await a.ok("create_room", room="lobby")
+        r = await a.ok("send", room="lobby", text="a day", ttl_ms=86_400_000)
+        assert r["seq"] == 1
+        for ttl in (86_400_001, 2**62, 2**63 - 1, 2**64 - 1):
+            e = await a.err("send", "bad_request", room="lobby", text=f"x{ttl}", ttl_ms=ttl)
+            assert "86400000" in e["error"]["message"], e
+            await a.err("ping", "bad_request", ttl_ms=ttl)
+        assert [m["text"] for m in (await a.ok("history", room="lobby"))["messages"]] == ["a day"]
+
+    run(main())
+
+
 def test_ttl_timeout_never_applied(server):
     """Each send with ttl_ms=1 is either ok (and stored) or timeout (and never stored)."""
 

@@ -21,6 +21,16 @@ constexpr int kCatchUpMs = 2000;
 // the PostgreSQL page and the index) is read again: PostgreSQL then has what the index dropped.
 constexpr int kPageAttempts = 4;
 
+// The log may have taken the command, and nothing will tell this instance in time.
+Error unknown_outcome(const std::string& why) {
+  Error e = make_error(Errc::unavailable,
+                       why +
+                           "; its outcome is unknown (a send may be retried with the same "
+                           "client_msg_id)");
+  e.outcome_unknown = true;
+  return e;
+}
+
 // A send record read back from the log, as the message the fold made of it.
 Message message_of(const LogRecord& r, const Consumed& c) {
   return Message{r.room, c.offset + 1, r.msg_id, r.user, r.text, c.timestamp_ms, r.client_msg_id};
@@ -95,9 +105,10 @@ void ClusterLog::stop() {
   {
     std::lock_guard lock(pending_mu_);
     left.swap(pending_);
+    deadlines_.clear();
   }
   for (auto& [request, p] : left) {
-    Error e = make_error(Errc::unavailable, "the server is shutting down");
+    Error e = unknown_outcome("the server is shutting down");
     if (p.on_send) p.on_send(e);
     if (p.on_room) p.on_room(e);
   }
@@ -200,53 +211,60 @@ void ClusterLog::on_delivery(uint64_t request, const Delivery& d) {
     return;  // the fold answers
   }
   int64_t deadline_ms = 0;
-  int64_t produced = 0;
   {
     std::lock_guard lock(pending_mu_);
     auto it = pending_.find(request);
     if (it == pending_.end()) return;
     deadline_ms = it->second.record.deadline_ms;
-    produced = it->second.first_produced_ms;
-    if (!d.not_persisted) {
+    if (!d.not_persisted && !d.abandoned) {
       // It may be in the log: only the fold can tell. The sweeper gives up on it later.
       it->second.unknown_since = clock_->steady_ms();
       return;
     }
   }
+  if (d.abandoned) {
+    // The producer failed (fatal error) with it in flight: no report will ever come, and the
+    // log may or may not hold it. Answered now, not after unknown_outcome_ms.
+    return fail(request, unknown_outcome("the log's producer failed (" + d.error + ")"));
+  }
   // Provably never appended: free to answer now.
   if (deadline_ms != 0 && clock_->now_ms() > deadline_ms) {
     return fail(request, make_error(Errc::timeout, "the log could not take it before its ttl"));
   }
-  bool purged = d.code == Errc::timeout && d.error.find("PURGE") != std::string::npos;
-  if (purged && clock_->steady_ms() - produced < options_.unknown_outcome_ms) {
-    return produce(request);  // swept out with an expired neighbour: queue it again
-  }
+  // Never queued again: a record produced anew would land behind the sends that came after it
+  // (a connection's pipelined sends would change order). It was not applied; a retry is safe.
   fail(request, make_error(d.code == Errc::too_large ? Errc::too_large : Errc::unavailable,
                            "the log is unavailable: " + d.error));
 }
 
+bool ClusterLog::take(uint64_t request, Pending& out) {
+  std::lock_guard lock(pending_mu_);
+  auto it = pending_.find(request);
+  if (it == pending_.end()) return false;
+  out = std::move(it->second);
+  pending_.erase(it);
+  if (out.record.deadline_ms != 0) {
+    auto [from, to] = deadlines_.equal_range(out.record.deadline_ms);
+    for (auto d = from; d != to; ++d) {
+      if (d->second == request) {
+        deadlines_.erase(d);
+        break;
+      }
+    }
+  }
+  return true;
+}
+
 void ClusterLog::fail(uint64_t request, Error error) {
   Pending p;
-  {
-    std::lock_guard lock(pending_mu_);
-    auto it = pending_.find(request);
-    if (it == pending_.end()) return;
-    p = std::move(it->second);
-    pending_.erase(it);
-  }
+  if (!take(request, p)) return;
   if (p.on_send) p.on_send(std::move(error));
   if (p.on_room) p.on_room(std::move(error));
 }
 
 void ClusterLog::answer(uint64_t request, const Folded& f) {
   Pending p;
-  {
-    std::lock_guard lock(pending_mu_);
-    auto it = pending_.find(request);
-    if (it == pending_.end()) return;
-    p = std::move(it->second);
-    pending_.erase(it);
-  }
+  if (!take(request, p)) return;  // answered already (the sweeper's ttl answer, a failure)
   using K = Folded::Kind;
   if (p.on_send) {
     switch (f.kind) {
@@ -276,11 +294,13 @@ void ClusterLog::answer(uint64_t request, const Folded& f) {
   }
 }
 
-// The broker may hold records long past their deadline while it is slow or away. Those still in
-// librdkafka's queue are purged (they provably never reach a broker, so `timeout` is safe);
-// those in flight are left to the fold. A record whose delivery failed but that may have been
-// appended, or that was delivered but never folded here, is given up on after
-// unknown_outcome_ms.
+// The broker may hold records long past their deadline while it is slow or away. At a
+// deadline, what is still in librdkafka's queue is purged (it provably never reaches a broker,
+// so `timeout` is safe; this producer carries only the log's records, so nothing else is
+// dropped). A ttl command still unanswered ttl_grace_ms later (in flight, or taken but not
+// folded here) is answered `unavailable`, outcome unknown. Any other command whose delivery
+// failed but that may have been appended, or that was delivered but never folded here, is
+// given up on after unknown_outcome_ms.
 void ClusterLog::sweep_loop() {
   int64_t scanned_at = 0;
   while (!stopping_.load()) {
@@ -290,15 +310,23 @@ void ClusterLog::sweep_loop() {
     bool overdue = false;
     bool trim = false;
     std::vector<uint64_t> unknown;
+    std::vector<uint64_t> late;
     {
       std::lock_guard lock(pending_mu_);
-      while (!deadlines_.empty() && deadlines_.begin()->first < wall) {
-        auto it = pending_.find(deadlines_.begin()->second);
-        if (it != pending_.end() && !it->second.delivered && it->second.unknown_since == 0) {
+      // deadlines_ holds only unanswered commands, each for at most ttl_grace_ms past its
+      // deadline: this walk is short.
+      for (auto it = deadlines_.begin(); it != deadlines_.end() && it->first < wall; ++it) {
+        if (it->first + options_.ttl_grace_ms < wall) {
+          late.push_back(it->second);
+          continue;
+        }
+        if (it->first <= purged_through_) continue;
+        auto p = pending_.find(it->second);
+        if (p != pending_.end() && !p->second.delivered && p->second.unknown_since == 0) {
           overdue = true;
         }
-        deadlines_.erase(deadlines_.begin());
       }
+      purged_through_ = wall;
       // Giving up is a matter of seconds: the whole table is walked once a second only.
       if (steady - scanned_at >= 1000) {
         scanned_at = steady;
@@ -319,10 +347,11 @@ void ClusterLog::sweep_loop() {
         for (const auto& [partition, next] : *r) trim_index(partition, next);
       });
     }
+    for (uint64_t request : late) {
+      fail(request, unknown_outcome("the log did not confirm the command within its ttl"));
+    }
     for (uint64_t request : unknown) {
-      fail(request, make_error(Errc::unavailable,
-                               "the log did not confirm the command; its outcome is unknown "
-                               "(a send may be retried with the same client_msg_id)"));
+      fail(request, unknown_outcome("the log did not confirm the command"));
     }
   }
 }

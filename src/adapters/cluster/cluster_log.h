@@ -47,12 +47,17 @@ struct ClusterLogOptions {
   // So is a record the broker took but this instance's tail has not folded by then (the tail
   // is stuck): no command waits without bound.
   int64_t unknown_outcome_ms = 30000;
-  // Records that waited this long past their deadline in librdkafka's queue are purged.
+  // How often the sweeper looks at the deadlines: a record still in librdkafka's queue at its
+  // deadline is purged (answered `timeout`) within this.
   int64_t sweep_interval_ms = 50;
   // Per room: message offsets past the persisted point kept for reads (8 bytes each). Past
   // the cap the oldest are dropped, and that stretch of the room is `unavailable` until the
   // persister stores it.
   size_t max_indexed_offsets = 1 << 21;
+  // A `ttl_ms` command the log has not answered this long after its deadline (in flight, or
+  // taken but not folded here yet) is answered `unavailable` with an unknown outcome: every ttl
+  // answer comes within ttl + about a second (PROTOCOL.md).
+  int64_t ttl_grace_ms = 700;
 };
 
 class ClusterLog final : public MessageLog, public HistoryStore, public RoomStore {
@@ -99,7 +104,9 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   void set_read_hook(std::function<void()> hook) { read_hook_ = std::move(hook); }
 
  private:
-  // A command of this instance whose record is in the log (or on its way).
+  // A command of this instance whose record is in the log (or on its way). Answered exactly
+  // once: whoever take()s it from pending_ answers it (the fold, a delivery report, the
+  // sweeper, stop), and a later outcome for it finds nothing.
   struct Pending {
     LogRecord record;
     std::function<void(Result<Appended>)> on_send;  // send
@@ -116,6 +123,7 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   void fold_batch(std::vector<Consumed>&& batch);
   void answer(uint64_t request, const Folded& outcome);
   void fail(uint64_t request, Error error);
+  bool take(uint64_t request, Pending& out);  // removes it from pending_ and deadlines_
   void sweep_loop();
   uint64_t submit(Pending pending);
   int32_t partition_of(const std::string& room) const;
@@ -159,7 +167,9 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   // The commands waiting for their records: any thread.
   std::mutex pending_mu_;
   std::unordered_map<uint64_t, Pending> pending_;
-  std::multimap<int64_t, uint64_t> deadlines_;  // wall-clock deadline -> request
+  // Wall-clock deadline -> request, for the ttl commands not answered yet (take() prunes it).
+  std::multimap<int64_t, uint64_t> deadlines_;
+  int64_t purged_through_ = 0;  // deadlines up to this were purged for (sweeper)
   uint64_t next_request_ = 0;
 
   // The fold's products, read by workers (head, replay) and written by the tail thread.

@@ -71,6 +71,14 @@ void set_kafka_property(rd_kafka_conf_t* conf, const std::string& key, const std
 KafkaConfPtr make_kafka_conf(const KafkaOptions& options, KafkaClientKind kind,
                              const std::vector<KafkaProperty>& defaults) {
   KafkaConfPtr conf(rd_kafka_conf_new());
+  // Every client leaves a silently dead broker within seconds (librdkafka's defaults wait
+  // 30-60 s): the tails too must follow a moved leader. docs/scaling.md says why each value.
+  static const KafkaProperty common[] = {{"socket.timeout.ms", "5000"},
+                                         {"socket.connection.setup.timeout.ms", "2000"},
+                                         {"socket.keepalive.enable", "true"},
+                                         {"reconnect.backoff.max.ms", "1000"},
+                                         {"topic.metadata.refresh.interval.ms", "10000"}};
+  for (const auto& [k, v] : common) set_kafka_property(conf.get(), k, v);
   for (const auto& [k, v] : defaults) set_kafka_property(conf.get(), k, v);
   if (!options.bootstrap.empty()) {
     set_kafka_property(conf.get(), "bootstrap.servers", options.bootstrap);

@@ -101,10 +101,26 @@ TEST(ParseRequestTest, TtlMsIsAPositiveInteger) {
   EXPECT_EQ(one.result->ttl_ms, 1);
 }
 
-TEST(ParseRequestTest, HugeTtlMsIsClampedNotWrapped) {
-  auto p = parse(R"({"type":"send","id":"r1","ttl_ms":18446744073709551615})");
-  ASSERT_TRUE(p.result.ok());
-  EXPECT_EQ(p.result->ttl_ms, INT64_MAX);
+// Above the cap (24 h) a ttl is refused: a deadline near INT64_MAX would overflow `now + ttl`.
+TEST(ParseRequestTest, TtlMsAboveTheCapIsABadRequest) {
+  auto cap = parse(R"({"type":"send","id":"r1","ttl_ms":86400000})");
+  ASSERT_TRUE(cap.result.ok());
+  EXPECT_EQ(cap.result->ttl_ms, codec::kMaxTtlMs);
+  for (auto ttl : {"86400001", "9223372036854775807", "18446744073709551615"}) {
+    auto p = parse(std::string(R"({"type":"send","id":"r1","ttl_ms":)") + ttl + "}");
+    ASSERT_FALSE(p.result.ok()) << ttl;
+    EXPECT_EQ(p.result.error().code, Errc::bad_request) << ttl;
+    EXPECT_EQ(p.id, "r1") << ttl;
+  }
+}
+
+TEST(ErrorFrameTest, AnUnknownOutcomeIsSpelledOut) {
+  Error e = make_error(Errc::unavailable, "the log did not confirm it");
+  EXPECT_EQ(codec::error_frame("a", e).find("outcome"), std::string::npos);
+  e.outcome_unknown = true;
+  auto v = json::parse(codec::error_frame("a", e)).as_object();
+  EXPECT_EQ(v.at("error").at("outcome").as_string(), "unknown");
+  EXPECT_EQ(v.at("error").at("code").as_string(), "unavailable");
 }
 
 TEST(ParseRequestTest, InvalidTtlMsIsABadRequestThatStillReportsTheId) {

@@ -237,6 +237,31 @@ TEST(KafkaProducer, PurgedRecordsComeBackNotPersisted) {
   }
 }
 
+// A fatal error (as librdkafka's idempotent producer raises it) leaves a handle that refuses
+// every record: the producer replaces it by itself, answers what the old one held, is not
+// reachable() meanwhile, and takes records again.
+TEST(KafkaProducer, AFatalErrorReplacesTheHandleAndAnswersWhatItHeld) {
+  auto o = topics("fatal");
+  o.overrides = {{"linger.ms", "3000"}};
+  KafkaProducer producer(o, o.messages());
+  ASSERT_TRUE(eventually([&] { return producer.reachable(); }, 5000));
+  Deliveries held;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(producer.produce(o.messages(), "k" + std::to_string(i), "v", held.callback()).ok());
+  }
+  auto t0 = now_us();
+  producer.inject_fatal_error("unit test");
+  ASSERT_TRUE(held.wait(5, 3000));
+  EXPECT_LT(now_us() - t0, 2'000'000);
+  for (const auto& r : held.got()) EXPECT_FALSE(r.ok);
+  ASSERT_TRUE(eventually([&] { return producer.recreated() == 1; }, 3000));
+  ASSERT_TRUE(eventually([&] { return producer.reachable(); }, 5000));
+  Deliveries after;
+  ASSERT_TRUE(producer.produce(o.messages(), "k", "v", after.callback()).ok());
+  ASSERT_TRUE(after.wait(1, 10000));
+  EXPECT_TRUE(after.got()[0].ok) << after.got()[0].error;
+}
+
 TEST(KafkaProducer, UnreachableClusterIsNotReachableAndProduceDoesNotBlock) {
   KafkaOptions o;
   o.bootstrap = "127.0.0.1:1";
