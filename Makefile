@@ -33,8 +33,9 @@ build: build/CMakeCache.txt
 build-asan: build-asan/CMakeCache.txt
 	cmake --build build-asan -j $(JOBS)
 
-# ThreadSanitizer: only the unit tests of the threaded parts (gateway, cluster core, Kafka adapter).
-TSAN_TESTS = gateway_test cluster_core_test kafka_mock_test
+# ThreadSanitizer: the unit tests of the threaded parts (the gateway, the cluster core). Not the Kafka
+# adapter's: Debian's librdkafka is not instrumented and its test crashes at its first handle under TSan.
+TSAN_TESTS = gateway_test cluster_core_test
 build-tsan: build-tsan/CMakeCache.txt
 	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TESTS)
 
