@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import secrets
+import subprocess
 import time
 
 import pytest
@@ -449,6 +451,63 @@ class TestOneCluster:
 # ----------------------------------------------------------------------------------------------
 # Tests that stop or kill something: a fresh cluster each
 # ----------------------------------------------------------------------------------------------
+
+# Moves CLOCK_REALTIME (wall clock) of the process it is preloaded into by
+# PARLEY_TEST_CLOCK_OFFSET_MS; the monotonic clocks are left alone.
+CLOCK_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <time.h>
+int clock_gettime(clockid_t id, struct timespec *ts) {
+  static int (*real)(clockid_t, struct timespec *);
+  if (!real) real = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+  int r = real(id, ts);
+  if (r == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE)) {
+    const char *s = getenv("PARLEY_TEST_CLOCK_OFFSET_MS");
+    long long ns = ts->tv_nsec + (s ? atoll(s) : 0) * 1000000LL;
+    ts->tv_sec += ns / 1000000000LL;
+    ts->tv_nsec = ns % 1000000000LL;
+  }
+  return r;
+}
+"""
+
+
+def test_the_newer_connection_is_decided_by_the_log_not_by_wall_clocks(cluster, tmp_path):
+    """(j) i2's wall clock runs 30 s ahead. The session connects on i2, then on i1: the one on i1
+    is the newer (its claim is later on the results topic) and stays; the one on i2 is taken over
+    (4001). Comparing wall clocks would close the one on i1 instead and keep both."""
+    c = cluster
+    src, shim = tmp_path / "clock_shim.c", tmp_path / "clock_shim.so"
+    src.write_text(CLOCK_SHIM)
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(shim), str(src), "-ldl"], check=True)
+    c.kill9(2)
+    saved = {k: os.environ.get(k) for k in ("LD_PRELOAD", "PARLEY_TEST_CLOCK_OFFSET_MS")}
+    os.environ.update(LD_PRELOAD=str(shim), PARLEY_TEST_CLOCK_OFFSET_MS="30000")
+    try:
+        c.start_instance(2)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    async def main():
+        alice = c.new_user("clock", on=1)
+        session = f"clock-{secrets.token_hex(8)}"
+        on2 = await c.ws(2, alice, session=session)
+        await asyncio.sleep(1.0)  # its claim is on the topic, read by every instance
+        on1 = await c.ws(1, alice, session=session)
+        assert await on2.wait_closed(15) == 4001, "the older connection (on i2) was not taken over"
+        await asyncio.sleep(1.0)
+        r = await on1.ok("create_room", room=c.room("clock"))
+        assert r, "the newer connection (on i1) does not answer"
+
+    run(main(), timeout=60)
+
+
 def test_resume_on_another_instance_with_the_persister_stopped(cluster):
     """(e) bob saw 5 messages on i1; the persister stops; 500 more are sent; bob joins on i3
     with since=<last seen>: exactly the 505 missed messages in order (500 of them are only in
