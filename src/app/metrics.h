@@ -8,6 +8,7 @@ namespace parley {
 struct Metrics {
   std::atomic<int64_t> connections_open{0};
   std::atomic<int64_t> commands_inflight{0};  // admitted, not answered yet (waiting ones too)
+  std::atomic<int64_t> results_kept{0};       // for sessions not connected (session registry)
   std::atomic<uint64_t> connections_total{0};
   std::atomic<uint64_t> commands_total{0};
   std::atomic<uint64_t> command_errors_total{0};

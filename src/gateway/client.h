@@ -34,7 +34,7 @@ struct Client {
   int worker = 0;
   std::string user;
   std::string session;
-  int64_t opened_at_ms = 0;  // wall clock: which of two connections of a session is newer
+  int64_t opened_at_ms = 0;  // wall clock
   std::weak_ptr<FrameSink> sink;
   std::atomic<bool> open{true};  // read by other threads routing results
   // Set (under the session registry's lock) when a newer connection took the session over:

@@ -37,14 +37,24 @@ void Gateway::start() {
   if (!s_.sessions) return;
   SessionBus::Handlers handlers;
   handlers.result = [this](const std::string& user, const std::string& session, std::string f) {
-    replies_.route(user, session, make_frame(std::move(f)), true);
+    replies_.route(user, session, make_frame(std::move(f)));
   };
-  handlers.claimed = [this](const std::string& user, const std::string& session, int64_t at_ms) {
-    auto previous = sessions_.release(user, session, at_ms, s_.clock->steady_ms());
-    if (!previous) return;
-    pool_.post(previous->worker, [previous] {
-      previous->close(kCloseSessionTakenOver, "session taken over by a newer connection");
-    });
+  handlers.claimed = [this](const std::string& user, const std::string& session,
+                            const std::string& instance) {
+    auto released = sessions_.release(user, session, s_.clock->steady_ms());
+    // What was kept here goes where the session is now, and is not kept twice.
+    for (auto& frame : released.pending) {
+      if (frame) s_.sessions->publish_result(user, session, *frame, instance);
+    }
+    if (auto previous = released.previous) {
+      pool_.post(previous->worker, [previous] {
+        previous->close(kCloseSessionTakenOver, "session taken over by a newer connection");
+      });
+    }
+  };
+  handlers.confirmed = [this](const std::string& user, const std::string& session,
+                              uint64_t connection) {
+    sessions_.confirm(user, session, connection);
   };
   s_.sessions->subscribe(std::move(handlers));
 }
@@ -108,8 +118,9 @@ std::shared_ptr<Client> Gateway::open(int worker, std::string user, std::string 
     });
   }
   for (auto& frame : attached.pending) client->send_result(frame);
-  // Other instances keep results for this session too, if it dropped there: they are told.
-  if (s_.sessions) s_.sessions->publish_claim(client->user, client->session, client->opened_at_ms);
+  // The other instances learn that the session is here now: they send here what they kept for
+  // it, and their connection of it, if older, is taken over.
+  if (s_.sessions) s_.sessions->publish_claim(client->user, client->session, client->id);
   return client;
 }
 

@@ -163,6 +163,8 @@ std::string metrics_text() {
           "gauge");
   counter("commands_inflight", "Commands admitted and not answered yet.",
           m.commands_inflight.load(), "gauge");
+  counter("results_kept", "Results kept for sessions that are not connected.",
+          m.results_kept.load(), "gauge");
   counter("connections_total", "WebSocket connections accepted.", m.connections_total.load());
   counter("commands_total", "Commands received.", m.commands_total.load());
   counter("command_errors_total", "Commands answered with an error.",

@@ -32,20 +32,32 @@ void Replies::deliver(const CommandPtr& cmd, Frame frame) {
   if (on_answered_) on_answered_(cmd);
 }
 
-void Replies::route(const std::string& user, const std::string& session, const Frame& frame,
-                    bool from_bus) {
-  auto current = sessions_.route(user, session, frame, s_.clock->steady_ms());
+void Replies::route(const std::string& user, const std::string& session, const Frame& frame) {
+  // In a cluster, a result for a session whose last claim is another instance's goes there and
+  // is not kept here.
+  std::string home = s_.sessions ? s_.sessions->home_elsewhere(user, session) : std::string{};
+  auto current = sessions_.route(user, session, frame, s_.clock->steady_ms(), home.empty());
   if (!current) {
-    // Kept for the session's return, here; it may come back through another instance.
-    if (!from_bus && s_.sessions && frame) s_.sessions->publish_result(user, session, *frame);
+    if (!home.empty()) {
+      if (frame) s_.sessions->publish_result(user, session, *frame, home);
+      return;
+    }
+    // Kept here. A claim read meanwhile may have forwarded what was kept before this result:
+    // look again, so that this one follows too.
+    if (!s_.sessions) return;
+    home = s_.sessions->home_elsewhere(user, session);
+    if (home.empty()) return;
+    for (auto& f : sessions_.take_pending(user, session, s_.clock->steady_ms())) {
+      if (f) s_.sessions->publish_result(user, session, *f, home);
+    }
     return;
   }
-  pool_.post(current->worker, [this, current, user, session, frame, from_bus] {
+  pool_.post(current->worker, [this, current, user, session, frame] {
     // It may have started closing since: then the session keeps the result after all.
     if (current->open && !current->closing && !current->taken_over) {
       return current->send_result(frame);
     }
-    route(user, session, frame, from_bus);
+    route(user, session, frame);
   });
 }
 

@@ -25,10 +25,10 @@ class Replies {
   void ok(const CommandPtr& cmd, boost::json::object fields = {});
   void error(const CommandPtr& cmd, const Error& e);
 
-  /// A result to the session's current connection, or kept by the registry for its return (and,
-  /// in a cluster, unless it came from the bus, published for the other instances).
-  void route(const std::string& user, const std::string& session, const Frame& frame,
-             bool from_bus = false);
+  /// A result to the session's current connection here; else, in a cluster, to the instance
+  /// of the session's last claim if that is another one; else kept by the registry for the
+  /// session's return (and forwarded if it claims elsewhere).
+  void route(const std::string& user, const std::string& session, const Frame& frame);
 
  private:
   void deliver(const CommandPtr& cmd, Frame frame);

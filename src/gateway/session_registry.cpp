@@ -2,6 +2,8 @@
 
 #include <functional>
 
+#include "app/metrics.h"
+
 namespace parley {
 
 size_t SessionRegistry::KeyHash::operator()(const Key& k) const {
@@ -26,10 +28,17 @@ SessionRegistry::Attached SessionRegistry::attach(const std::shared_ptr<Client>&
   out.previous = e.current.lock();
   if (out.previous && out.previous != client) out.previous->taken_over = true;
   e.current = client;
-  out.pending.reserve(e.count);
+  e.confirmed = false;
+  out.pending = drain(e, now_ms);
+  return out;
+}
+
+std::vector<Frame> SessionRegistry::drain(Entry& e, int64_t now_ms) {
+  std::vector<Frame> out;
+  out.reserve(e.count);
   while (e.count > 0) {
     // A result past keep_ms that the sweep has not reached yet is dropped here, as if swept.
-    if (now_ms - e.first->at_ms <= limits_.keep_ms) out.pending.push_back(e.first->frame);
+    if (now_ms - e.first->at_ms <= limits_.keep_ms) out.push_back(e.first->frame);
     pop_oldest(e, &e);
   }
   return out;
@@ -47,7 +56,7 @@ void SessionRegistry::detach(const Client& client, int64_t now_ms) {
 }
 
 std::shared_ptr<Client> SessionRegistry::route(const std::string& user, const std::string& session,
-                                               const Frame& frame, int64_t now_ms) {
+                                               const Frame& frame, int64_t now_ms, bool keep) {
   std::lock_guard lock(mutex_);
   sweep(now_ms);
   Key key{user, session};
@@ -55,6 +64,7 @@ std::shared_ptr<Client> SessionRegistry::route(const std::string& user, const st
   if (it != sessions_.end()) {
     if (auto current = it->second.current.lock(); live(current)) return current;
   }
+  if (!keep) return nullptr;
   size_t charged = (frame ? frame->size() : 0) + kResultOverhead;
   // A result that alone exceeds a cap would evict everything and still not fit: dropped.
   if (charged > limits_.max_pending_bytes_per_session ||
@@ -82,22 +92,45 @@ std::shared_ptr<Client> SessionRegistry::route(const std::string& user, const st
   return nullptr;
 }
 
-std::shared_ptr<Client> SessionRegistry::release(const std::string& user,
-                                                 const std::string& session, int64_t claimed_at_ms,
-                                                 int64_t now_ms) {
+void SessionRegistry::confirm(const std::string& user, const std::string& session,
+                              uint64_t connection) {
+  std::lock_guard lock(mutex_);
+  auto it = sessions_.find(Key{user, session});
+  if (it == sessions_.end()) return;
+  auto current = it->second.current.lock();
+  if (current && current->id == connection) it->second.confirmed = true;
+}
+
+SessionRegistry::Released SessionRegistry::release(const std::string& user,
+                                                   const std::string& session, int64_t now_ms) {
   std::lock_guard lock(mutex_);
   sweep(now_ms);
-  Key key{user, session};
-  auto it = sessions_.find(key);
-  if (it == sessions_.end()) return nullptr;
+  Released out;
+  auto it = sessions_.find(Key{user, session});
+  if (it == sessions_.end()) return out;
   Entry& e = it->second;
   auto current = e.current.lock();
-  if (current && current->opened_at_ms >= claimed_at_ms) return nullptr;  // the newer one
+  if (current && current->open && !e.confirmed) return out;  // its own claim is the newer one
   e.current.reset();
-  if (current) current->taken_over = true;
-  while (e.count > 0) pop_oldest(e, &e);
+  e.confirmed = false;
+  if (current && current->open) {
+    current->taken_over = true;
+    out.previous = current;
+  }
+  out.pending = drain(e, now_ms);
   forget_if_idle(e, it->first);
-  return current;
+  return out;
+}
+
+std::vector<Frame> SessionRegistry::take_pending(const std::string& user,
+                                                 const std::string& session, int64_t now_ms) {
+  std::lock_guard lock(mutex_);
+  sweep(now_ms);
+  auto it = sessions_.find(Key{user, session});
+  if (it == sessions_.end()) return {};
+  auto out = drain(it->second, now_ms);
+  forget_if_idle(it->second, it->first);
+  return out;
 }
 
 size_t SessionRegistry::pending_bytes() const {
@@ -125,6 +158,7 @@ void SessionRegistry::push(Entry& e, const Key& key, int64_t now_ms, size_t char
   ++e.count;
   e.bytes += charged;
   total_bytes_ += charged;
+  Metrics::global().results_kept.fetch_add(1, std::memory_order_relaxed);
 }
 
 void SessionRegistry::pop_oldest(Entry& e, const Entry* keep) {
@@ -134,6 +168,7 @@ void SessionRegistry::pop_oldest(Entry& e, const Entry* keep) {
   --e.count;
   e.bytes -= it->charged;
   total_bytes_ -= it->charged;
+  Metrics::global().results_kept.fetch_sub(1, std::memory_order_relaxed);
   auto u = users_.find(key.user);
   u->second.order.erase(it->in_user);
   u->second.bytes -= it->charged;

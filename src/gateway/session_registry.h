@@ -59,16 +59,27 @@ class SessionRegistry {
   /// Forgets @p client if it is still its session's connection.
   void detach(const Client& client, int64_t now_ms);
   /// The session's live connection, or null after keeping @p frame (within the caps) for its
-  /// return.
+  /// return, unless @p keep is false (it goes elsewhere).
   std::shared_ptr<Client> route(const std::string& user, const std::string& session,
-                                const Frame& frame, int64_t now_ms);
+                                const Frame& frame, int64_t now_ms, bool keep = true);
 
-  /// The session connected to another instance of the cluster at @p claimed_at_ms (wall
-  /// clock): the results kept here for it are dropped (that instance has them), and its
-  /// connection here, if it opened before that, is returned, marked taken over, for the caller
-  /// to close. A connection opened here after the claim is newer and stays.
-  std::shared_ptr<Client> release(const std::string& user, const std::string& session,
-                                  int64_t claimed_at_ms, int64_t now_ms);
+  /// This instance's claim for connection @p connection was read back from the cluster's bus:
+  /// if it is still the session's connection, any claim of another instance read from now on
+  /// is newer than it.
+  void confirm(const std::string& user, const std::string& session, uint64_t connection);
+
+  struct Released {
+    std::shared_ptr<Client> previous;  // taken over, for the caller to close
+    std::vector<Frame> pending;        // the results kept here, for the claiming instance
+  };
+  /// Another instance claimed the session, read after every claim before it. If the session's
+  /// connection here is confirmed, that claim is newer: the connection is returned, marked
+  /// taken over, with the results kept here. If it is not confirmed yet, its own claim comes
+  /// later in the log: the other one is older and nothing changes.
+  Released release(const std::string& user, const std::string& session, int64_t now_ms);
+  /// Removes and returns the results kept for the session (none if it is connected here).
+  std::vector<Frame> take_pending(const std::string& user, const std::string& session,
+                                  int64_t now_ms);
 
   /// Bytes charged for the results kept (frames plus kResultOverhead each).
   size_t pending_bytes() const;
@@ -94,6 +105,7 @@ class SessionRegistry {
     Items::iterator last;   // its newest
     size_t count = 0;
     size_t bytes = 0;
+    bool confirmed = false;  // current's claim was read back from the cluster's bus
   };
   // A user's results, oldest first: its oldest is always the oldest of one of its sessions.
   struct UserResults {
@@ -120,6 +132,8 @@ class SessionRegistry {
   // Forgets a session with neither a live connection nor results.
   void forget_if_idle(Entry& e, const Key& key);
   void sweep(int64_t now_ms);
+  // Removes the session's results, those not past keep_ms returned oldest first.
+  std::vector<Frame> drain(Entry& e, int64_t now_ms);
 
   SessionLimits limits_;
   mutable std::mutex mutex_;

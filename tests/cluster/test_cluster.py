@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import secrets
+import subprocess
 import time
 
 import pytest
@@ -27,6 +29,13 @@ pytestmark = pytest.mark.cluster
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
+def results_kept(c, i: int) -> int:
+    """Instance i's gauge of results kept for sessions that are not connected."""
+    r = c.http(i, "GET", "/metrics")
+    assert r.status == 200, r
+    return next(int(line.split()[1]) for line in r.text.splitlines() if line.startswith("parley_results_kept "))
+
+
 def key(m: dict) -> tuple[int, str]:
     return (m["seq"], m["msg_id"])
 
@@ -363,10 +372,142 @@ class TestOneCluster:
 
         run(main(), timeout=120)
 
+    def test_results_are_kept_only_where_the_session_is(self, shared):
+        """(j) Results that find their session offline are kept by the instance of its last claim
+        only (here i1, where it dropped), not by every instance; they follow it when it claims
+        elsewhere, and are then no longer kept anywhere."""
+        c = shared
+
+        async def main():
+            alice = c.new_user("kept")
+            room = c.room("kept")
+            setup = await c.ws(2, alice)
+            await setup.ok("create_room", room=room)
+            before = {i: await in_thread(results_kept, c, i) for i in (1, 2, 3)}
+            for attempt in range(5):
+                session = f"kept-{secrets.token_hex(8)}"
+                a = await c.ws(1, alice, session=session)
+                rids = [await a.cmd_nowait("send", room=room, text=f"a{attempt} m{k}") for k in range(40)]
+                await half_close(a)
+                late = [rid for rid in rids if rid not in {f["id"] for f in a.queued("result")}]
+                if late:
+                    break
+            else:
+                raise AssertionError("in 5 attempts every result came before the drop: the path was not exercised")
+            await eventually(lambda: in_thread(lambda: results_kept(c, 1) >= before[1] + len(late) or None),
+                             20, f"i1 to keep the {len(late)} late results", interval=0.2,
+                             detail=lambda: f"i1 keeps {results_kept(c, 1)}, had {before[1]}")
+            await asyncio.sleep(1.0)
+            others = {i: await in_thread(results_kept, c, i) - before[i] for i in (2, 3)}
+            assert others == {2: 0, 3: 0}, f"other instances keep results of a session offline on i1: {others}"
+            back = await c.ws(3, alice, session=session)
+            for rid in late:
+                assert (await back.result(rid, timeout=60))["ok"]
+            await back.no_frame("result", within=1.0, pred=lambda f: f.get("id") in rids)
+            kept = {i: await in_thread(results_kept, c, i) - before[i] for i in (1, 2, 3)}
+            assert kept == {1: 0, 2: 0, 3: 0}, f"results still kept after the session came back: {kept}"
+
+        run(main(), timeout=120)
+
+    def test_a_session_back_on_its_first_instance_gets_each_result_once(self, shared):
+        """(j) The session drops on i1 with results in flight, comes back on i2 at once, then on i1
+        again within the keep time: every result arrives exactly once over the three connections
+        (i1 must not keep a result it sent on to i2)."""
+        c = shared
+
+        async def main():
+            alice = c.new_user("aba")
+            room = c.room("aba")
+            setup = await c.ws(2, alice)
+            await setup.ok("create_room", room=room)
+            through_b = 0
+            for attempt in range(5):
+                session = f"aba-{secrets.token_hex(8)}"
+                a = await c.ws(1, alice, session=session)
+                rids = [await a.cmd_nowait("send", room=room, text=f"a{attempt} m{k}") for k in range(40)]
+                await half_close(a)
+                got = [f["id"] for f in a.queued("result")]
+                b = await c.ws(2, alice, session=session)
+                await asyncio.sleep(1.5)
+                await half_close(b)
+                got += [f["id"] for f in b.queued("result") if f.get("id") in rids]
+                through_b += len(b.queued("result"))
+                a2 = await c.ws(1, alice, session=session)
+                for rid in [rid for rid in rids if rid not in got]:
+                    assert (await a2.result(rid, timeout=60))["ok"]
+                    got.append(rid)
+                await asyncio.sleep(1.0)
+                await half_close(a2)
+                got += [f["id"] for f in a2.queued("result") if f.get("id") in rids]
+                dups = sorted({rid for rid in got if got.count(rid) > 1})
+                assert not dups, f"attempt {attempt}: {len(dups)} results arrived twice: {dups[:5]}"
+                assert sorted(got) == sorted(rids)
+            assert through_b, "no result went through the session on i2: the path was not exercised"
+            print(f"{through_b} results came through the session on i2")
+
+        run(main(), timeout=180)
+
 
 # ----------------------------------------------------------------------------------------------
 # Tests that stop or kill something: a fresh cluster each
 # ----------------------------------------------------------------------------------------------
+
+# Moves CLOCK_REALTIME (wall clock) of the process it is preloaded into by
+# PARLEY_TEST_CLOCK_OFFSET_MS; the monotonic clocks are left alone.
+CLOCK_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <time.h>
+int clock_gettime(clockid_t id, struct timespec *ts) {
+  static int (*real)(clockid_t, struct timespec *);
+  if (!real) real = (int (*)(clockid_t, struct timespec *))dlsym(RTLD_NEXT, "clock_gettime");
+  int r = real(id, ts);
+  if (r == 0 && (id == CLOCK_REALTIME || id == CLOCK_REALTIME_COARSE)) {
+    const char *s = getenv("PARLEY_TEST_CLOCK_OFFSET_MS");
+    long long ns = ts->tv_nsec + (s ? atoll(s) : 0) * 1000000LL;
+    ts->tv_sec += ns / 1000000000LL;
+    ts->tv_nsec = ns % 1000000000LL;
+  }
+  return r;
+}
+"""
+
+
+def test_the_newer_connection_is_decided_by_the_log_not_by_wall_clocks(cluster, tmp_path):
+    """(j) i2's wall clock runs 30 s ahead. The session connects on i2, then on i1: the one on i1
+    is the newer (its claim is later on the results topic) and stays; the one on i2 is taken over
+    (4001). Comparing wall clocks would close the one on i1 instead and keep both."""
+    c = cluster
+    src, shim = tmp_path / "clock_shim.c", tmp_path / "clock_shim.so"
+    src.write_text(CLOCK_SHIM)
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", str(shim), str(src), "-ldl"], check=True)
+    c.kill9(2)
+    saved = {k: os.environ.get(k) for k in ("LD_PRELOAD", "PARLEY_TEST_CLOCK_OFFSET_MS")}
+    os.environ.update(LD_PRELOAD=str(shim), PARLEY_TEST_CLOCK_OFFSET_MS="30000")
+    try:
+        c.start_instance(2)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    async def main():
+        alice = c.new_user("clock", on=1)
+        session = f"clock-{secrets.token_hex(8)}"
+        on2 = await c.ws(2, alice, session=session)
+        await asyncio.sleep(1.0)  # its claim is on the topic, read by every instance
+        on1 = await c.ws(1, alice, session=session)
+        assert await on2.wait_closed(15) == 4001, "the older connection (on i2) was not taken over"
+        await asyncio.sleep(1.0)
+        r = await on1.ok("create_room", room=c.room("clock"))
+        assert r, "the newer connection (on i1) does not answer"
+
+    run(main(), timeout=60)
+
+
 def test_resume_on_another_instance_with_the_persister_stopped(cluster):
     """(e) bob saw 5 messages on i1; the persister stops; 500 more are sent; bob joins on i3
     with since=<last seen>: exactly the 505 missed messages in order (500 of them are only in

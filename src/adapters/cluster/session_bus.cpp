@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <random>
+
 #include <boost/json.hpp>
 
 #include "adapters/cluster/bus_json.h"
@@ -12,12 +14,15 @@ namespace json = boost::json;
 
 KafkaSessionBus::KafkaSessionBus(std::string instance, KafkaOptions kafka,
                                  std::shared_ptr<KafkaProducer> producer, ClockPtr clock,
-                                 int64_t max_age_ms)
+                                 int64_t max_age_ms, size_t max_homes)
     : instance_(std::move(instance)),
       kafka_(std::move(kafka)),
       producer_(std::move(producer)),
       clock_(std::move(clock)),
-      max_age_ms_(max_age_ms) {}
+      max_age_ms_(max_age_ms),
+      max_homes_(max_homes),
+      incarnation_(std::to_string(std::random_device{}()) + '-' +
+                   std::to_string(clock_->steady_ms())) {}
 
 KafkaSessionBus::~KafkaSessionBus() {
   stop();
@@ -33,23 +38,46 @@ void KafkaSessionBus::stop() {
   if (tail_) tail_->stop();
 }
 
-void KafkaSessionBus::publish(const std::string& user, const std::string& session, const char* type,
-                              const std::string& frame, int64_t at_ms) {
-  json::object o{{"t", type}, {"o", instance_}, {"u", user}, {"s", session}, {"at", at_ms}};
-  if (!frame.empty()) o["f"] = frame;
+void KafkaSessionBus::publish(const std::string& user, const std::string& session, json::object o) {
+  o["o"] = instance_;
+  o["u"] = user;
+  o["s"] = session;
   Status st = producer_->produce(kafka_.results(), user + '\n' + session, json::serialize(o),
                                  [](const Delivery&) {});
   if (!st) spdlog::debug("session bus: not published: {}", st.error().message);
 }
 
 void KafkaSessionBus::publish_result(const std::string& user, const std::string& session,
-                                     const std::string& frame) {
-  publish(user, session, "r", frame, clock_->now_ms());
+                                     const std::string& frame, const std::string& to) {
+  publish(user, session, json::object{{"t", "r"}, {"to", to}, {"f", frame}});
 }
 
 void KafkaSessionBus::publish_claim(const std::string& user, const std::string& session,
-                                    int64_t at_ms) {
-  publish(user, session, "c", {}, at_ms);
+                                    uint64_t connection) {
+  publish(user, session, json::object{{"t", "c"}, {"id", connection}, {"n", incarnation_}});
+}
+
+std::string KafkaSessionBus::home_elsewhere(const std::string& user, const std::string& session) {
+  std::lock_guard lock(homes_mutex_);
+  auto it = homes_.find(user + '\n' + session);
+  if (it == homes_.end() || it->second.instance == instance_) return {};
+  if (clock_->steady_ms() - it->second.at_ms > max_age_ms_) return {};
+  return it->second.instance;
+}
+
+void KafkaSessionBus::set_home(const std::string& key, const std::string& instance) {
+  int64_t now = clock_->steady_ms();
+  std::lock_guard lock(homes_mutex_);
+  homes_[key] = Home{instance, now};
+  ages_.emplace_back(key, now);
+  // Expired claims, and the oldest over the cap, are forgotten; a session claimed again since
+  // keeps its newer home (its own later entry in ages_).
+  while (!ages_.empty() &&
+         (now - ages_.front().second > max_age_ms_ || ages_.size() > max_homes_)) {
+    auto it = homes_.find(ages_.front().first);
+    if (it != homes_.end() && it->second.at_ms == ages_.front().second) homes_.erase(it);
+    ages_.pop_front();
+  }
 }
 
 void KafkaSessionBus::on_records(std::vector<Consumed>&& records) {
@@ -59,16 +87,27 @@ void KafkaSessionBus::on_records(std::vector<Consumed>&& records) {
     if (!value) continue;
     const json::object& o = *value;
     auto str = [&](const char* k) { return bus_json::text(o, k); };
-    if (str("o") == instance_) continue;
     std::string type = str("t");
+    std::string origin = str("o");
     std::string user = str("u");
     std::string session = str("s");
-    if (user.empty() || session.empty()) continue;
-    if (type == "r" && handlers_.result) {
+    if (user.empty() || session.empty() || origin.empty()) continue;
+    if (type == "r") {
+      // Addressed to one instance: the others ignore it (and so does its sender).
+      if (str("to") != instance_ || !handlers_.result) continue;
       handlers_.result(user, session, str("f"));
-    } else if (type == "c" && handlers_.claimed) {
-      const json::value* at = o.if_contains("at");
-      handlers_.claimed(user, session, at && at->is_int64() ? at->as_int64() : c.timestamp_ms);
+    } else if (type == "c") {
+      // The home is set before the handlers run: a result kept here from now on sees it.
+      set_home(user + '\n' + session, origin);
+      if (origin != instance_) {
+        if (handlers_.claimed) handlers_.claimed(user, session, origin);
+      } else if (handlers_.confirmed && str("n") == incarnation_) {
+        const json::value* id = o.if_contains("id");
+        uint64_t connection = 0;
+        if (id && id->is_uint64()) connection = id->as_uint64();
+        if (id && id->is_int64() && id->as_int64() > 0) connection = uint64_t(id->as_int64());
+        handlers_.confirmed(user, session, connection);
+      }
     }
   }
 }

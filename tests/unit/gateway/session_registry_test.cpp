@@ -380,5 +380,61 @@ TEST(SessionRegistryTest, AClosingConnectionCountsAsOffline) {
             std::vector<std::string>{"r1"});
 }
 
+// Cluster: which of two connections of a session is newer is the order of their claims on the
+// bus, not their wall clocks.
+TEST(SessionRegistryTest, AClaimReadBeforeOursIsBackIsOlderAndIgnored) {
+  SessionRegistry reg;
+  auto c = client("sess-0001", 7);
+  reg.attach(c, kT0);
+  auto r = reg.release("alice", "sess-0001", kT0 + 1);  // our claim is not read back yet
+  EXPECT_EQ(r.previous, nullptr);
+  EXPECT_FALSE(c->taken_over);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r"), kT0 + 2), c);
+}
+
+TEST(SessionRegistryTest, AClaimReadAfterOursIsBackTakesTheConnectionOver) {
+  SessionRegistry reg;
+  auto c = client("sess-0001", 7);
+  reg.attach(c, kT0);
+  reg.confirm("alice", "sess-0001", 7);
+  auto r = reg.release("alice", "sess-0001", kT0 + 1);
+  EXPECT_EQ(r.previous, c);
+  EXPECT_TRUE(c->taken_over);
+}
+
+TEST(SessionRegistryTest, AnEarlierConnectionsConfirmationDoesNotConfirmTheNewOne) {
+  SessionRegistry reg;
+  auto first = client("sess-0001", 7);
+  auto second = client("sess-0001", 8);
+  reg.attach(first, kT0);
+  reg.attach(second, kT0 + 1);
+  reg.confirm("alice", "sess-0001", 7);  // first's claim; second's comes later in the log
+  EXPECT_EQ(reg.release("alice", "sess-0001", kT0 + 2).previous, nullptr);
+  reg.confirm("alice", "sess-0001", 8);
+  EXPECT_EQ(reg.release("alice", "sess-0001", kT0 + 3).previous, second);
+}
+
+TEST(SessionRegistryTest, ReleaseHandsOverWhatWasKeptAndKeepsNothing) {
+  SessionRegistry reg;
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r1"), kT0), nullptr);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r2"), kT0 + 1), nullptr);
+  auto r = reg.release("alice", "sess-0001", kT0 + 2);
+  EXPECT_EQ(texts(r.pending), (std::vector<std::string>{"r1", "r2"}));
+  EXPECT_EQ(reg.pending_bytes(), 0u);
+  EXPECT_EQ(reg.session_count(), 0u);
+  EXPECT_TRUE(reg.attach(client("sess-0001", 9), kT0 + 3).pending.empty());
+}
+
+TEST(SessionRegistryTest, ARouteNotToKeepKeepsNothing) {
+  SessionRegistry reg;
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r1"), kT0, false), nullptr);
+  EXPECT_EQ(reg.pending_bytes(), 0u);
+  EXPECT_EQ(reg.session_count(), 0u);
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("r2"), kT0 + 1), nullptr);
+  EXPECT_EQ(texts(reg.take_pending("alice", "sess-0001", kT0 + 2)),
+            (std::vector<std::string>{"r2"}));
+  EXPECT_EQ(reg.session_count(), 0u);
+}
+
 }  // namespace
 }  // namespace parley
