@@ -10,33 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from parley_cluster_harness import (Sender, assert_exactly_once, eventually, in_thread, run, within)
+from parley_cluster_harness import (Sender, acked_of, assert_exactly_once, eventually, failure_codes, in_thread,
+                                    resolve, run, within)
 
 pytestmark = pytest.mark.cluster
 
 FATAL_ENV = "PARLEY_TEST_KAFKA_FATAL_FILE"
-
-
-async def resolve(senders: list[Sender]):
-    """Send every failed send again with its client_msg_id: each must now succeed."""
-    for s in senders:
-        for cmid in list(s.failed):
-            r = await s.client.ok("send", room=s.room, text=cmid, client_msg_id=cmid, timeout=60)
-            s.acked[cmid] = r
-            del s.failed[cmid]
-
-
-def acked_of(senders: list[Sender]) -> dict[str, dict]:
-    return {cmid: r for s in senders for cmid, r in s.acked.items()}
-
-
-def codes_of(senders: list[Sender]) -> dict[str, int]:
-    codes: dict[str, int] = {}
-    for s in senders:
-        for r in s.failed.values():
-            code = (r.get("error") or {}).get("code")
-            codes[code] = codes.get(code, 0) + 1
-    return codes
 
 
 async def start_load(c, room: str, on: tuple[int, ...], **kw):
@@ -91,10 +70,10 @@ def test_a_fatal_producer_error_is_recovered_by_the_instance(cluster_factory, mo
             assert seen_503, f"attempt {attempt}: /readyz of i1 was never 503 while its producer was replaced"
             await eventually(lambda: len(senders[0].acked) >= before + 16, 5,
                              f"attempt {attempt}: i1 to acknowledge sends again",
-                             detail=lambda: f"{len(senders[0].acked) - before} acked, {codes_of(senders)}")
+                             detail=lambda: f"{len(senders[0].acked) - before} acked, {failure_codes(senders)}")
         stop.set()
         await within(asyncio.gather(*tasks), 60, "the senders")
-        codes = codes_of(senders)
+        codes = failure_codes(senders)
         assert set(codes) <= {"unavailable"}, f"unexpected failures: {codes}"
         log = "\n".join(p.read_text(errors="replace") for p in c.inst(1).logs)
         assert log.count("replaced the handle after a fatal error") >= 3, c.inst(1).log_tail(20)
@@ -137,7 +116,7 @@ def test_every_instance_takes_sends_within_15s_of_each_broker_return(cluster, ka
             worst = max(worst, time.monotonic() - back)
         stop.set()
         await within(asyncio.gather(*tasks), 90, "the senders")
-        codes = codes_of(senders)
+        codes = failure_codes(senders)
         assert set(codes) <= {"timeout", "unavailable"}, f"unexpected failures: {codes}"
         acked = await check_exactly_once(c, senders, room, tok, "after a rolling kill -9 of the brokers")
         print(f"{len(acked)} acknowledged; slowest recovery {worst:.1f} s after a broker's return; "
@@ -291,7 +270,7 @@ def test_a_silently_dead_leader_stalls_the_room_at_most_10s(cluster, kafka):
             await asyncio.sleep(4)
         stop.set()
         await within(asyncio.gather(*tasks), 90, "the senders")
-        codes = codes_of(senders)
+        codes = failure_codes(senders)
         print(f"longest gap between acknowledgements while broker N was stopped: {gaps}; failures: {codes}")
         assert max(gaps.values()) <= 10, f"a silently stopped broker stalled the room for {gaps} s"
         assert set(codes) <= {"timeout", "unavailable"}, f"unexpected failures: {codes}"

@@ -20,8 +20,9 @@ import subprocess
 import time
 
 import pytest
-from parley_cluster_harness import (PASSWORD, Reader, Sender, T, assert_exactly_once, assert_strictly_increasing,
-                                    eventually, half_close, in_thread, retry_err, retry_ok, run, send_many, within)
+from parley_cluster_harness import (PASSWORD, Reader, Sender, T, acked_of, assert_exactly_once,
+                                    assert_strictly_increasing, eventually, failure_codes, half_close, in_thread,
+                                    resolve, retry_err, retry_ok, run, send_many, senders_state, within)
 
 pytestmark = pytest.mark.cluster
 
@@ -65,34 +66,6 @@ async def online(cl, room: str) -> set[str]:
     names = r["online"]
     assert len(names) == len(set(names)), f"presence lists a user twice: {names}"
     return set(names)
-
-
-async def resolve(senders: list[Sender]):
-    """Send again, with the same client_msg_id, every send that failed: each must now succeed
-    (the first result if it had been applied, a new message if not), so every send made by the
-    test ends up acknowledged exactly once."""
-    for s in senders:
-        for cmid in list(s.failed):
-            r = await s.client.ok("send", room=s.room, text=cmid, client_msg_id=cmid, timeout=60)
-            s.acked[cmid] = r
-            del s.failed[cmid]
-
-
-def acked_of(senders: list[Sender]) -> dict[str, dict]:
-    return {cmid: r for s in senders for cmid, r in s.acked.items()}
-
-
-def senders_state(senders: list[Sender]) -> list[str]:
-    return [f"{s.user} on i{s.instance}: {len(s.acked)} acked, {len(s.failed)} failed" for s in senders]
-
-
-def failure_codes(senders: list[Sender]) -> dict[str, int]:
-    codes: dict[str, int] = {}
-    for s in senders:
-        for r in s.failed.values():
-            code = (r.get("error") or {}).get("code")
-            codes[code] = codes.get(code, 0) + 1
-    return codes
 
 
 # ----------------------------------------------------------------------------------------------

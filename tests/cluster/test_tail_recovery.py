@@ -9,11 +9,10 @@ instance for the offset to exist, and the new instance's tail reads on.
 """
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
-from parley_cluster_harness import T, in_thread, run, send_many
+from parley_cluster_harness import T, run, send_many
 
 pytestmark = pytest.mark.cluster
 

@@ -149,4 +149,18 @@ class PgStore final : public UserStore, public DeadLetters {
   pg::Connection blocking_;  // guarded by blocking_mutex_
 };
 
+// Used by the blocking calls of every file of PgStore.
+template <typename T, typename Fn>
+Result<T> PgStore::blocking(Fn fn) {
+  std::lock_guard lock(blocking_mutex_);
+  // A connection that died with a restarted server is noticed only when used: the call then
+  // gets one more go on a fresh connection (every blocking call may be repeated).
+  bool reused = blocking_.connected();
+  Result<T> r = fn(blocking_);
+  if (!r && reused && !blocking_.connected() && blocking_.last_failure_was_loss()) {
+    r = fn(blocking_);
+  }
+  return r;
+}
+
 }  // namespace parley
