@@ -47,10 +47,12 @@ PersistBatch Persister::fold(const std::vector<Consumed>& records) {
     // Only a partition loaded from PostgreSQL: folding one from an empty state would refuse
     // its sends (no such room) and move its offset past messages never stored.
     if (!fold_.holds(c.partition)) continue;
-    const int64_t from = fold_.next_offset(c.partition);
+    // Where this batch starts in the partition: PostgreSQL must still say so (the fence).
+    if (moved.count(c.partition) == 0 && c.offset >= fold_.next_offset(c.partition)) {
+      moved.emplace(c.partition, OffsetAdvance{c.partition, fold_.next_offset(c.partition), 0});
+    }
     FoldStep step = fold_consumed(fold_, c);
     if (step.kind == FoldStep::Kind::already_folded) continue;
-    moved.try_emplace(c.partition, OffsetAdvance{c.partition, from, 0});
     if (step.kind != FoldStep::Kind::folded) continue;
     Folded& outcome = step.outcome;
     switch (outcome.kind) {
