@@ -1,5 +1,8 @@
 #include "gateway/fan_out.h"
 
+#include <algorithm>
+#include <atomic>
+
 #include "app/metrics.h"
 #include "gateway/codec.h"
 #include "gateway/subscription.h"
@@ -18,33 +21,50 @@ void FanOut::remove_client(const Client& client) {
 }
 
 void FanOut::subscribe(Client& client, const std::string& room) {
-  workers_[client.worker].rooms[room].push_back(&client);
+  auto& worker = workers_[client.worker];
+  auto& clients = worker.rooms[room];
+  if (clients.empty()) worker.interest.add(room);
+  clients.push_back(&client);
 }
 
 void FanOut::unsubscribe(Client& client, const std::string& room) {
   auto& local = workers_[client.worker].rooms;
   if (auto r = local.find(room); r != local.end()) {
     std::erase(r->second, &client);
-    if (r->second.empty()) local.erase(r);
+    if (r->second.empty()) {
+      local.erase(r);
+      workers_[client.worker].interest.remove(room);
+    }
   }
 }
 
 void FanOut::publish(std::vector<Message> messages) {
-  // Runs on the log's thread: encode each message once, then hand the same bytes to every worker.
+  // Runs on the log's thread: encode each message once, then hand the same bytes to the workers
+  // that may have a subscriber of its room. The log published the heads before this call, and a
+  // joiner counts itself in before it reads the head: the fence makes one of the two see the
+  // other, so a message is either posted here or inside the joiner's replay.
   struct Item {
     std::string room;
     int64_t seq;
     Frame frame;
+    uint64_t workers;  // bit w: worker w may have a subscriber
   };
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   auto batch = std::make_shared<std::vector<Item>>();
-  batch->reserve(messages.size());
+  uint64_t any = 0;
   for (auto& m : messages) {
+    uint64_t workers = interested_workers(m.room);
+    if (workers == 0) continue;
+    any |= workers;
     Frame f = make_frame(codec::message_frame(m));
-    batch->push_back(Item{std::move(m.room), m.seq, std::move(f)});
+    batch->push_back(Item{std::move(m.room), m.seq, std::move(f), workers});
   }
   for (int w = 0; w < pool_.size(); ++w) {
+    if ((any & worker_bit(w)) == 0) continue;
     pool_.post(w, [this, w, batch] {
-      for (const auto& item : *batch) deliver_local(w, item.room, item.seq, item.frame, 0);
+      for (const auto& item : *batch) {
+        if (item.workers & worker_bit(w)) deliver_local(w, item.room, item.seq, item.frame, 0);
+      }
     });
   }
 }
@@ -80,8 +100,23 @@ void FanOut::room_created(const Room& room) {
   }
 }
 
-void FanOut::publish_event(const std::string& room, Frame frame, uint64_t except_client) {
+uint64_t FanOut::worker_bit(int worker) {
+  // Past 64 workers, the last bit stands for the rest (they are always asked).
+  return uint64_t{1} << std::min(worker, 63);
+}
+
+uint64_t FanOut::interested_workers(const std::string& room) const {
+  uint64_t bits = 0;
   for (int w = 0; w < pool_.size(); ++w) {
+    if (workers_[w].interest.maybe(room)) bits |= worker_bit(w);
+  }
+  return bits;
+}
+
+void FanOut::publish_event(const std::string& room, Frame frame, uint64_t except_client) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (int w = 0; w < pool_.size(); ++w) {
+    if (!workers_[w].interest.maybe(room)) continue;
     pool_.post(w, [this, w, room, frame, except_client] {
       deliver_local(w, room, 0, frame, except_client);
     });

@@ -1,7 +1,8 @@
 #pragma once
 // Fan-out: who on this instance hears what. Each worker keeps its own room -> connections map,
 // touched only on that worker, so delivery takes no lock: a committed message is encoded once,
-// and the same bytes are posted to every worker, which hands them to its own connections.
+// and the same bytes are posted to every worker with a subscriber of its room, which hands them
+// to its own connections.
 // Also the gateway's side of the RoomEvents port (member events, typing, room.created).
 #include <memory>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "app/services.h"
 #include "gateway/client.h"
+#include "gateway/room_interest.h"
 #include "runtime/worker_pool.h"
 
 namespace parley {
@@ -40,8 +42,12 @@ class FanOut final : public RoomEvents {
   struct WorkerState {
     std::unordered_map<std::string, std::vector<Client*>> rooms;
     std::unordered_map<uint64_t, std::shared_ptr<Client>> clients;
+    RoomInterest interest;  // what `rooms` holds, readable from the log's thread
   };
 
+  static uint64_t worker_bit(int worker);
+  /// Bit w set: worker w may have a subscriber of @p room.
+  uint64_t interested_workers(const std::string& room) const;
   void publish_event(const std::string& room, Frame frame, uint64_t except_client);
   void deliver_local(int worker, const std::string& room, int64_t seq, const Frame& frame,
                      uint64_t except_client);

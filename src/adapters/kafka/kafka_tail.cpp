@@ -31,17 +31,17 @@ Errc errc_of_consume(rd_kafka_resp_err_t err) {
 }  // namespace
 
 KafkaTail::KafkaTail(const KafkaOptions& options, std::string topic,
-                     std::map<int32_t, int64_t> start, TailCallbacks callbacks, int timeout_ms)
+                     std::map<int32_t, int64_t> start, TailCallbacks callbacks, int timeout_ms,
+                     const std::vector<KafkaProperty>& tuning)
     : topic_(std::move(topic)), callbacks_(std::move(callbacks)) {
   // group.id only because rd_kafka_assign needs one; the tail never joins the group and never
   // commits.
-  auto conf = make_kafka_conf(options, KafkaClientKind::consumer,
-                              {{"group.id", "parley-tail"},
-                               {"enable.auto.commit", "false"},
-                               {"enable.auto.offset.store", "false"},
-                               {"enable.partition.eof", "true"},
-                               {"fetch.wait.max.ms", "100"},
-                               {"auto.offset.reset", "error"}});
+  std::vector<KafkaProperty> defaults = {
+      {"group.id", "parley-tail"},           {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"}, {"enable.partition.eof", "true"},
+      {"fetch.wait.max.ms", "100"},          {"auto.offset.reset", "error"}};
+  defaults.insert(defaults.end(), tuning.begin(), tuning.end());
+  auto conf = make_kafka_conf(options, KafkaClientKind::consumer, defaults);
   rk_ = make_kafka_handle(RD_KAFKA_CONSUMER, std::move(conf));
   rd_kafka_poll_set_consumer(rk_.get());
 

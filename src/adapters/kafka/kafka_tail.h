@@ -38,11 +38,13 @@ class KafkaTail {
   /// Defaults: fetch.wait.max.ms=100 (a real broker answers a waiting fetch as soon as a record
   /// arrives, so this costs no latency; 10 made three idle instances cost a broker 15 % of a
   /// core in empty fetches, 100 costs 4 %), enable.partition.eof=true, enable.auto.commit=false,
-  /// auto.offset.reset=error, a dummy group.id; KafkaOptions::overrides win.
+  /// auto.offset.reset=error, a dummy group.id; then @p tuning (a busy topic's batching); then
+  /// KafkaOptions::overrides win.
   /// Throws std::runtime_error if the topic does not exist or no broker answers in
   /// @p timeout_ms.
   KafkaTail(const KafkaOptions& options, std::string topic, std::map<int32_t, int64_t> start,
-            TailCallbacks callbacks, int timeout_ms = 10000);
+            TailCallbacks callbacks, int timeout_ms = 10000,
+            const std::vector<KafkaProperty>& tuning = {});
   ~KafkaTail();
   KafkaTail(const KafkaTail&) = delete;
   KafkaTail& operator=(const KafkaTail&) = delete;
