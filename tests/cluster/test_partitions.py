@@ -12,10 +12,14 @@ namespace on one bridge (netns.py), links cut silently (frames dropped, no RST),
 The brokers (scripts/kafka --hosts --netns) and a PostgreSQL listening on the bridge are this
 module's own, started once for its tests (about 20 s); PostgreSQL and the test client are in
 the root namespace, the persister too. Needs root and iproute2; skipped otherwise.
+
+PARLEY_TEST_NETNS_KAFKA_SET="key=value ..." adds server properties to these brokers (scripts/kafka
+--set), e.g. Kafka's own broker.session.timeout.ms=9000 to see what scripts/kafka's 3000 buys.
 """
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import tempfile
@@ -64,7 +68,8 @@ def lab():
         port = out.strip().splitlines()[-1].split("port=")[1].split()[0]
         pg = Postgres(f"host={net.pg_ip} port={port} dbname=parley user=postgres", base / "pg", owned=True)
         out = _script([str(SCRIPTS / "kafka"), "start", "--brokers", "3", "--dir", str(base / "kafka"),
-                       "--hosts", ",".join(b.ip for b in brokers), "--netns", ",".join(b.ns for b in brokers)],
+                       "--hosts", ",".join(b.ip for b in brokers), "--netns", ",".join(b.ns for b in brokers),
+                       *[a for kv in os.environ.get("PARLEY_TEST_NETNS_KAFKA_SET", "").split() for a in ("--set", kv)]],
                       timeout=600, what="scripts/kafka start --hosts --netns")
         kafka = Kafka(out.strip().splitlines()[-1].strip(), base / "kafka", owned=True)
         yield Lab(net, kafka, pg)
@@ -312,7 +317,7 @@ def test_a_silently_dead_leader_stalls_the_room_at_most_10s(ncluster, net_lab):
         part = partition_of(room, len(leaders))
         leader = leaders[part]
         await o.ok("create_room", room=room)
-        senders = [Sender(c, c.new_user(f"load{k}", on=k), room, k, window=4) for k in (1, 2)]
+        senders = [Sender(c, c.new_user(f"load{k}", on=k), room, k, window=4, pause=0.02) for k in (1, 2)]
         for s in senders:
             await s.connect()
         stop = asyncio.Event()
@@ -354,6 +359,7 @@ def test_an_instance_cut_from_postgresql(ncluster, net_lab):
 
     async def main():
         owner = c.new_user("owner")
+        tok = c.tokens[owner]
         o = await c.ws(1, owner)
         room = c.room("cut-pg")
         await o.ok("create_room", room=room)
@@ -370,11 +376,17 @@ def test_an_instance_cut_from_postgresql(ncluster, net_lab):
             net.heal()
         during = len(s.acked) - before
         back = await ready_again(c, 1, 60)
+        healed = time.monotonic() - back
+        # The workers' connections are usable again too, not only the probe's.
+        await eventually(lambda: in_thread(lambda: c.history_http(1, room, tok, limit=10).status == 200), 15,
+                         "a history read on g1 after the heal")
+        history_back = time.monotonic() - healed
         stop.set()
         await within(task, 60, "the sender")
         print(f"g1 cut from PostgreSQL for 15 s: /readyz 503 after {not_ready_after} s "
-              f"({samples.count(503)} of {len(samples)} samples 503), 200 again {back:.1f} s after the heal; "
-              f"{during} sends acknowledged on g1 during the cut; failures {failure_codes([s])}")
+              f"({samples.count(503)} of {len(samples)} samples 503), 200 again {back:.1f} s after the heal, "
+              f"history read {history_back:.1f} s after it; {during} sends acknowledged on g1 during the cut; "
+              f"failures {failure_codes([s])}")
         assert not_ready_after is not None and not_ready_after <= 10, \
             f"/readyz of g1 not 503 within 10 s of the cut: {samples}"
         assert samples[-1] == 503, f"/readyz of g1 turned 200 again during the cut: {samples}"
