@@ -91,12 +91,13 @@ def net_lab(lab):
 
 
 class NetnsCluster(Cluster):
-    """Instance i runs in namespace g<i> (`ip netns exec`), listening on that namespace's address."""
+    """Instance g<i> runs in namespace g<i> (`ip netns exec`), listening on that namespace's address."""
 
     def __init__(self, lab: Lab, workdir: Path, n: int = 2, **kw):
         super().__init__(lab.kafka, lab.pg, workdir, n, **kw)
         self.lab = lab
         for inst in self.instances:
+            inst.name = f"g{inst.index}"  # --instance, the welcome's `instance`, the log names
             inst.host = self.g(inst.index).ip
 
     def g(self, i: int) -> netns.Node:
