@@ -3,7 +3,8 @@ namespace on one bridge (netns.py), links cut silently (frames dropped, no RST),
 
   a. Instance g1 cut from every broker, not from PostgreSQL: its /readyz turns 503 within 10 s
      and 200 after the heal; every `ttl_ms` send on g1 is answered within ttl + 1.2 s (`ok`,
-     `timeout`, or `unavailable` with "outcome":"unknown"); no send answered `timeout` is stored;
+     `timeout`, `unavailable` with "outcome":"unknown", or `unavailable` for a queued record
+     purged before its deadline); no send answered `timeout` or plain `unavailable` is stored;
      g2 keeps acknowledging; nothing acknowledged is lost or doubled.
   b. The leader broker of the room's partition cut from everyone: no gap between two
      acknowledgements longer than 10 s on any instance; nothing lost or doubled.
@@ -276,11 +277,15 @@ def test_an_instance_cut_from_every_broker(ncluster, net_lab):
         assert not_ready_after is not None and not_ready_after <= 10, \
             f"/readyz of g1 not 503 within 10 s of the cut: {samples}"
         assert not late, f"{len(late)} of {len(results)} ttl sends answered after ttl + {TTL_SLACK} s: {late[:5]}"
-        assert set(codes) <= {"ok", "timeout", "unavailable/unknown"}, f"unexpected ttl answers: {codes}"
+        # Plain `unavailable`: provably not applied (a queued record purged with an expired
+        # neighbour before its own deadline, docs/scaling.md "Time-to-live"); checked below.
+        assert set(codes) <= {"ok", "timeout", "unavailable", "unavailable/unknown"}, \
+            f"unexpected ttl answers: {codes}"
         assert clock.gaps[0] <= 5, f"g2 stalled for {clock.gaps[0]:.1f} s while g1 was cut"
 
-        # Nothing answered `timeout` is stored; the unknown outcomes are resolved by a resend with
-        # the same client_msg_id (first result or a new message); every acknowledgement stored once.
+        # Nothing answered `timeout` (or plain `unavailable`) is stored; the unknown outcomes are
+        # resolved by a resend with the same client_msg_id (first result or a new message); every
+        # acknowledgement is stored once.
         await in_thread(c.wait_ready)
         acked = {cmid: r for cmid, (_, _, r) in results.items() if r.get("ok")}
         for s in ttl_senders:
@@ -290,9 +295,10 @@ def test_an_instance_cut_from_every_broker(ncluster, net_lab):
         await resolve([g2])
         acked.update(acked_of([g2]))
         rows = await in_thread(c.wait_db_matches_history, room, tok, 1, 90)
-        timed_out = {cmid for cmid, (_, _, r) in results.items() if ttl_code(r) == "timeout"}
+        not_applied = {cmid for cmid, (_, _, r) in results.items() if ttl_code(r) in ("timeout", "unavailable")}
         stored = {r["client_msg_id"] for r in rows}
-        assert not (timed_out & stored), f"sends answered timeout were stored: {sorted(timed_out & stored)[:5]}"
+        assert not (not_applied & stored), \
+            f"sends answered timeout or unavailable were stored: {sorted(not_applied & stored)[:5]}"
         assert_exactly_once(rows, acked, "after g1 was cut from the brokers")
 
     run(main(), timeout=240)
