@@ -455,16 +455,17 @@ class Proc:
 
 
 class Instance(Proc):
-    READY = re.compile(rb"^ready http://127\.0\.0\.1:(\d+)\s*$", re.M)
+    READY = re.compile(rb"^ready http://[0-9.]+:(\d+)\s*$", re.M)
 
     def __init__(self, index: int, workdir: Path):
         super().__init__(f"i{index}", workdir, self.READY)
         self.index = index
         self.port = free_port()
+        self.host = "127.0.0.1"  # another address in the network-namespace tests (netns.py)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
 
 class Persister(Proc):
@@ -511,7 +512,7 @@ class Cluster:
         return len(self.instances)
 
     def serve_cmd(self, inst: Instance) -> list[str]:
-        return [PARLEY_BIN, "serve", "--listen", f"127.0.0.1:{inst.port}", "--kafka", self.kafka.bootstrap,
+        return [PARLEY_BIN, "serve", "--listen", f"{inst.host}:{inst.port}", "--kafka", self.kafka.bootstrap,
                 "--postgres", self.conninfo, "--instance", inst.name, "--topic-prefix", self.prefix,
                 *self.serve_flags]
 
@@ -709,7 +710,7 @@ class Cluster:
             q["token"] = token
         if session is not None:
             q["session"] = session
-        return f"ws://127.0.0.1:{self.inst(i).port}/ws" + (("?" + urllib.parse.urlencode(q)) if q else "")
+        return f"ws://{self.inst(i).host}:{self.inst(i).port}/ws" + (("?" + urllib.parse.urlencode(q)) if q else "")
 
     async def ws(self, i: int, user: str, token: str | None = None, session: str | None = None) -> Client:
         """Open a WebSocket to instance i as `user` (registered on first use), read the welcome,
