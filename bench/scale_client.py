@@ -7,8 +7,8 @@ and what an instance that serves nobody pays (python3 + websockets, one asyncio 
                   [--events-topic T --bootstrap B]
 
 ROOMS public rooms of MEMBERS members each; every member connects to one of the first K ports
-(member j of a room to port j mod K: with K = 1 every client is on the first instance, and the
-others are bystanders). Member 0 of each room sends; the sends go round the rooms at RATE per
+(member j of room r to port (j + r) mod K: with K = 1 every client is on the first instance, and
+the others are bystanders; with K > 1 the senders too are spread). Member 0 of each room sends; the sends go round the rooms at RATE per
 second in all (open loop). Phases:
   idle     IDLE s after every client joined, nothing sent: CPU % of a core per process;
   warm-up  WARMUP s at RATE, not measured;
@@ -92,7 +92,7 @@ async def main(a) -> dict:
     for r, room in enumerate(rooms):
         conns = []
         for j in range(a.members):
-            k = j % len(serve)
+            k = (j + r) % len(serve)
             ws = await connect(serve[k], f"sc{tag}r{r}m{j}")
             conns.append((k, ws))
         owner = conns[0][1]

@@ -26,7 +26,11 @@ import sys
 
 def load(results: str) -> dict[str, dict]:
     runs = {}
-    for path in sorted(glob.glob(os.path.join(results, "scale-*.json"))):
+    def order(p: str):
+        tag = os.path.basename(p)[len("scale-"):-len(".json")]
+        n, _, kind = tag.partition("-")
+        return (0, 0, "") if tag == "single" else (1, int(n) if n.isdigit() else 0, kind != "first")
+    for path in sorted(glob.glob(os.path.join(results, "scale-*.json")), key=order):
         tag = os.path.basename(path)[len("scale-"):-len(".json")]
         try:
             runs[tag] = json.load(open(path))
@@ -37,6 +41,16 @@ def load(results: str) -> dict[str, dict]:
 
 def total(d: dict[str, float]) -> float:
     return sum(v for k, v in d.items() if k != "client")
+
+
+def stalled(j: dict) -> str:
+    """Why a run does not measure the load it was given (a machine too busy to keep up), or ''."""
+    d = j["origin_ms"]
+    if j["received"] < 0.99 * j["expected"]:
+        return f"received {j['received']} of {j['expected']}"
+    if d.get("count") and d["p99"] > 1000:
+        return f"origin p99 {d['p99']:.0f} ms"
+    return ""
 
 
 def main(results: str) -> None:
@@ -57,12 +71,17 @@ def main(results: str) -> None:
     for tag, j, us, idle, inst in rows:
         if not tag.endswith("-first") or j["instances"] < 2:
             continue
+        if stalled(j):
+            print(f"{tag}: not used for the model, the run stalled ({stalled(j)})")
+            continue
         serving = inst["i1"]
         bystanders = [v for k, v in inst.items() if k != "i1"]
         read = max(bystanders)
         print(f"{tag}: a bystander pays {read:g} us/msg, {100 * read / serving:.1f}% of the serving "
               f"instance's {serving:g} (goal: at most 5%)")
-        model = {"read": read, "serve": max(1.0, serving - read),
+        if model:
+            continue  # the model is drawn from the first usable run with bystanders
+        model = {"tag": tag, "read": read, "serve": max(1.0, serving - read),
                  "idle_pct": sum(v for k, v in idle.items() if k.startswith("i")) / j["instances"],
                  "broker": us.get("broker", 0.0), "persister": us.get("persister", 0.0),
                  "postgres": us.get("postgres", 0.0)}
@@ -70,8 +89,9 @@ def main(results: str) -> None:
         s = total(single["load"]["cpu_us_per_msg"])
         for tag, j, us, *_ in rows:
             if tag != "single":
+                note = f" [stalled: {stalled(j)}]" if stalled(j) else ""
                 print(f"{tag}: the whole cluster pays {total(us):.0f} us/msg, {total(us) / s:.1f}x the single "
-                      f"node's {s:.0f} (goal: at most 2x)")
+                      f"node's {s:.0f} (goal: at most 2x){note}")
     for tag, j, *_ in rows:
         d = j["cross_ms"]
         if d.get("count"):
@@ -79,7 +99,7 @@ def main(results: str) -> None:
     if not model:
         return
     read, serve, idle = model["read"], model["serve"], model["idle_pct"]
-    print(f"model: serve {serve:g} us/msg, read {read:g} us/msg per instance, idle {idle:.2f}% per instance;"
+    print(f"model (from {model['tag']}): serve {serve:g} us/msg, read {read:g} us/msg per instance, idle {idle:.2f}% per instance;"
           f" broker {model['broker']:g}, persister {model['persister']:g}, postgres {model['postgres']:g} us/msg")
     tsv = os.path.join(results, "scale.tsv")
     with open(tsv, "w") as f:
@@ -95,6 +115,7 @@ def main(results: str) -> None:
         f.write("# run\tinstances\tserving instance us/msg\tbystander us/msg\tcluster us/msg\n")
         for k, (tag, j, us, idle, inst) in enumerate(rows):
             if tag == "single":
+                f.write(f"single node\t1\t{total(us):.0f}\t0\t{total(us):.0f}\n")
                 continue
             others = [v for name, v in inst.items() if name != "i1"]
             f.write(f"{tag}\t{j['instances']}\t{inst['i1']}\t{max(others) if others else 0}\t{total(us):.0f}\n")
@@ -110,6 +131,7 @@ set style histogram clustered
 set style fill solid 0.8
 set boxwidth 0.9
 set xtics rotate by -30
+set yrange [0:*]
 set key top left
 plot '{measured}' using 3:xtic(1) title 'serving instance', '' using 4 title 'bystander', '' using 5 title 'whole cluster'
 set title 'model: msgs/s an instance core carries'
@@ -118,7 +140,7 @@ set logscale x
 set xtics norotate
 set xlabel 'instances'
 set key bottom right
-plot '{tsv}' using 1:2 title 'R_max(N)', {1e6 / read:.0f} title 'ceiling 1e6/read' with lines dashtype 2
+plot '{tsv}' using 1:2 title 'Rmax(N)', {1e6 / read:.0f} title 'ceiling 1e6/read' with lines dashtype 2
 unset multiplot
 """
         subprocess.run(["gnuplot"], input=script, text=True, check=False)
