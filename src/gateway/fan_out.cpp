@@ -101,7 +101,7 @@ void FanOut::room_created(const Room& room) {
 }
 
 uint64_t FanOut::worker_bit(int worker) {
-  // Past 64 workers, the last bit stands for the rest (they are always asked).
+  // Workers 63 and up share the last bit: when it is set, each of them looks in its own map.
   return uint64_t{1} << std::min(worker, 63);
 }
 
