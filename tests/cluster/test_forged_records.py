@@ -21,6 +21,7 @@ import re
 import secrets
 import subprocess
 import tempfile
+import threading
 
 import pytest
 from parley_cluster_harness import T, eventually, in_thread, retry_ok, run
@@ -230,3 +231,35 @@ class TestForgedRecords:
             assert t["user"] == dave, t
 
         run(main(), timeout=120)
+
+    def test_the_key_is_the_clusters_and_a_role_with_another_refuses_to_start(self, shared, tmp_path):
+        """The first role stored a random key in PostgreSQL; a role given --cluster-key-file with
+        that key starts, one with another key (or a malformed file) refuses to start and says
+        why, rather than dropping every record of the others."""
+        c = shared
+        stored = c.db("select value from settings where key = 'record_key'")
+        assert stored and re.fullmatch(r"[0-9a-f]{64}", stored[0][0] or ""), stored
+        same, other, bad = tmp_path / "same.key", tmp_path / "other.key", tmp_path / "bad.key"
+        same.write_text(stored[0][0] + "\n")
+        other.write_text(secrets.token_hex(32))
+        bad.write_text("not a key")
+        for f in (same, other, bad):
+            f.chmod(0o600)
+
+        for path, why in ((other, "is not the cluster's"), (bad, "not a key")):
+            p = subprocess.run([*c.persist_cmd(), "--cluster-key-file", str(path)], stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=T(90))
+            assert p.returncode != 0 and "ready" not in p.stdout, f"started with {path.name}: {p.stderr[-2000:]}"
+            assert why in p.stderr, p.stderr[-2000:]
+
+        p = subprocess.Popen([*c.persist_cmd(), "--cluster-key-file", str(same)], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watchdog = threading.Timer(T(60), p.kill)  # a hung start fails the test, not the run
+        watchdog.start()
+        try:
+            line = p.stdout.readline()  # "ready", or "" if it exited
+            assert line.strip() == "ready", f"a persister with the cluster's key: {line!r} {p.stderr.read()[-2000:]}"
+        finally:
+            watchdog.cancel()
+            p.terminate()
+            p.wait(timeout=T(30))
