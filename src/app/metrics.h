@@ -1,7 +1,10 @@
 #pragma once
 // Process-wide counters, exported at GET /metrics. Relaxed atomics: they are statistics.
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace parley {
 
@@ -18,6 +21,17 @@ struct Metrics {
   std::atomic<uint64_t> slow_consumer_closes_total{0};
   std::atomic<uint64_t> dead_letters_total{0};
   std::atomic<uint64_t> rate_limited_total{0};
+  // Cluster: records read from Kafka without a valid MAC, dropped. By topic, named without the
+  // --topic-prefix (kRecordTopics; the last is any other topic).
+  static constexpr std::array<std::string_view, 4> kRecordTopics = {
+      "parley.messages", "parley.results", "parley.events", "other"};
+  std::array<std::atomic<uint64_t>, kRecordTopics.size()> records_rejected_total{};
+  static size_t record_topic_index(std::string_view topic) {
+    for (size_t i = 0; i + 1 < kRecordTopics.size(); ++i) {
+      if (topic.ends_with(kRecordTopics[i])) return i;
+    }
+    return kRecordTopics.size() - 1;
+  }
 
   static Metrics& global() {
     static Metrics m;

@@ -123,6 +123,9 @@ void add_cluster_flags(CLI::App& cmd, ClusterFlags& f) {
   cmd.add_option("--dedupe-window", f.dedupe_window,
                  "Cluster: offsets per partition within which a client_msg_id is remembered")
       ->capture_default_str();
+  cmd.add_option("--cluster-key-file", f.cluster_key_file,
+                 "Cluster: the key that signs every Kafka record (64 hex digits), the same file "
+                 "for every role (default: one kept in PostgreSQL)");
 }
 
 namespace {

@@ -24,6 +24,7 @@ struct ClusterFlags {
   int partitions = 8;                     // of the messages topic, when it is created
   int replication = 0;                    // 0: min(3, brokers)
   int64_t dedupe_window = 100000;         // offsets per partition a client_msg_id is remembered
+  std::string cluster_key_file;           // the record key (default: kept in PostgreSQL)
 
   bool enabled() const { return !kafka.empty() || !postgres.empty(); }
 };

@@ -16,6 +16,7 @@
 #include "adapters/kafka/kafka_producer.h"
 #include "adapters/postgres/pg_store.h"
 #include "app/room_changes.h"
+#include "cli/cluster_key.h"
 #include "cli/cluster_settings.h"
 #include "cli/wiring.h"
 #include "runtime/thread_pool_executor.h"
@@ -56,6 +57,7 @@ ClusterEngines open_cluster_engines(const ClusterFlags& flags) {
     }
   }
   check_cluster_settings(e.kafka, *e.store, flags.dedupe_window);
+  e.kafka.mac = load_cluster_key(flags.cluster_key_file, *e.store);
   return e;
 }
 

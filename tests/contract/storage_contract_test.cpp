@@ -28,6 +28,7 @@
 #include "adapters/cluster/persister.h"
 #include "adapters/kafka/kafka_admin.h"
 #include "adapters/kafka/kafka_producer.h"
+#include "adapters/kafka/record_mac.h"
 #include "adapters/postgres/pg_store.h"
 #include "adapters/sqlite/sqlite_db.h"
 #include "adapters/sqlite/sqlite_storage.h"
@@ -183,6 +184,9 @@ class ClusterEnv {
     kafka_.topic_prefix = kafka_test::unique_prefix("contract");
     kafka_.partitions = 2;  // rooms share partitions: their seqs interleave
     kafka_.replication = 1;
+    // The cluster's record key: without one every record read back is dropped as forged.
+    kafka_.mac =
+        std::make_shared<const RecordMac>(*RecordMac::from_hex(RecordMac::random_hex_key()));
     ensure_topics(kafka_);
     conninfo_ = pgtest::fresh_database();
     if (conninfo_.empty()) throw std::runtime_error("cannot create a database");

@@ -1,6 +1,7 @@
 #pragma once
 // The small JSON values of the results and events topics, read the same way by both buses:
-// a value that is not a recent JSON object is skipped, a missing field reads as empty.
+// a record without a valid MAC, or whose value is not a recent JSON object, is skipped; a
+// missing field reads as empty.
 #include <boost/json.hpp>
 #include <optional>
 #include <string>
@@ -9,10 +10,11 @@
 
 namespace parley::bus_json {
 
-/// The record's value as an object, or nullopt if it is older than @p max_age_ms at @p now_ms
-/// or is not a JSON object.
+/// The record's value as an object, or nullopt if it is not authentic, is older than
+/// @p max_age_ms at @p now_ms or is not a JSON object.
 inline std::optional<boost::json::object> recent_object(const Consumed& c, int64_t now_ms,
                                                         int64_t max_age_ms) {
+  if (!c.authentic) return std::nullopt;  // counted and logged by the reader
   if (now_ms - c.timestamp_ms > max_age_ms) return std::nullopt;
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(c.value, ec);

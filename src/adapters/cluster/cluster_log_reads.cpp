@@ -206,7 +206,7 @@ Result<std::vector<Message>> ClusterLog::read_tail(const std::string& room, int3
   tail.reserve(records->size());
   for (const Consumed& c : *records) {
     auto record = decode_record(c.value);
-    if (c.key != room || !record || record->kind != RecordKind::send) {
+    if (!c.authentic || c.key != room || !record || record->kind != RecordKind::send) {
       spdlog::error("log partition {} offset {}: indexed as a message of {}, but it is not",
                     partition, c.offset, room);
       continue;

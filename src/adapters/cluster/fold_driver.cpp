@@ -10,6 +10,12 @@ FoldStep fold_consumed(LogFold& fold, const Consumed& c) {
   FoldStep step;
   const LogPosition at{c.partition, c.offset, c.timestamp_ms};
   if (c.offset < fold.next_offset(c.partition)) return step;  // already_folded
+  // Before its bytes are even parsed. The reader counted and logged it (note_rejected).
+  if (!c.authentic) {
+    fold.skip(at);
+    step.kind = FoldStep::Kind::forged;
+    return step;
+  }
   auto record = decode_record(c.value);
   if (!record) {
     spdlog::warn("log partition {} offset {}: not a record ({}); skipped", c.partition, c.offset,

@@ -12,6 +12,9 @@ struct Consumed {
   bool log_append_time = false;  // timestamp_ms is the broker's append time
   std::string key;
   std::string value;
+  // It carries a valid MAC under the cluster's key for its topic (record_mac.h). Whoever reads
+  // a record checks this first: one that is not authentic is dropped, never acted on.
+  bool authentic = false;
 };
 
 }  // namespace parley

@@ -2,11 +2,38 @@
 // Helpers shared by the consumers of this folder (not part of the adapter's API).
 #include <librdkafka/rdkafka.h>
 
+#include <string_view>
+
 #include "adapters/kafka/consumed.h"
+#include "adapters/kafka/record_mac.h"
 
 namespace parley::kafka_detail {
 
-inline Consumed to_consumed(const rd_kafka_message_t* m) {
+// Whether @p m, read from @p topic, carries a valid MAC of @p mac over @p c's key and value;
+// counted and logged if not. No key: nothing is authentic (and nothing is counted).
+inline bool authentic(const rd_kafka_message_t* m, const RecordMac* mac, std::string_view topic,
+                      const Consumed& c) {
+  if (mac == nullptr) return false;
+  rd_kafka_headers_t* headers = nullptr;
+  const void* tag = nullptr;
+  size_t size = 0;
+  if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      rd_kafka_header_get_last(headers, RecordMac::kHeader, &tag, &size) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      tag == nullptr) {
+    note_rejected(topic, c.partition, c.offset, "no MAC header");
+    return false;
+  }
+  if (!mac->verify(topic, c.key, c.value, {static_cast<const char*>(tag), size})) {
+    note_rejected(topic, c.partition, c.offset, "MAC does not verify");
+    return false;
+  }
+  return true;
+}
+
+// One record as the consumers hand it over, its MAC checked (Consumed::authentic).
+inline Consumed to_consumed(const rd_kafka_message_t* m, const RecordMac* mac,
+                            std::string_view topic) {
   Consumed c;
   c.partition = m->partition;
   c.offset = m->offset;
@@ -15,6 +42,7 @@ inline Consumed to_consumed(const rd_kafka_message_t* m) {
   c.log_append_time = type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME;
   if (m->key != nullptr) c.key.assign(static_cast<const char*>(m->key), m->key_len);
   if (m->payload != nullptr) c.value.assign(static_cast<const char*>(m->payload), m->len);
+  c.authentic = authentic(m, mac, topic, c);
   return c;
 }
 

@@ -13,6 +13,7 @@
 namespace parley {
 
 using KafkaProperty = std::pair<std::string, std::string>;
+class RecordMac;
 
 struct KafkaOptions {
   std::string bootstrap;  // host:port,host:port
@@ -22,6 +23,9 @@ struct KafkaOptions {
   std::string topic_prefix;
   int partitions = 8;   // of the messages topic, when ensure_topics creates it
   int replication = 0;  // 0: min(3, brokers)
+  // The cluster's record key (record_mac.h): producers sign every record with it, consumers
+  // mark each record authentic or not. Without one nothing is signed and nothing is authentic.
+  std::shared_ptr<const RecordMac> mac;
 
   std::string messages() const { return topic_prefix + "parley.messages"; }
   std::string results() const { return topic_prefix + "parley.results"; }

@@ -24,7 +24,7 @@ std::vector<int32_t> partitions_of(const rd_kafka_topic_partition_list_t* list) 
 
 KafkaGroupConsumer::KafkaGroupConsumer(const KafkaOptions& options, std::string topic,
                                        std::string group, GroupCallbacks callbacks)
-    : topic_(std::move(topic)), callbacks_(std::move(callbacks)) {
+    : topic_(std::move(topic)), mac_(options.mac), callbacks_(std::move(callbacks)) {
   auto conf = make_kafka_conf(options, KafkaClientKind::consumer,
                               {{"group.id", group},
                                {"session.timeout.ms", "6000"},
@@ -117,7 +117,7 @@ std::vector<Consumed> KafkaGroupConsumer::poll(int timeout_ms, size_t max) {
   for (;;) {
     if (m != nullptr) {
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        collecting_.push_back(kafka_detail::to_consumed(m));
+        collecting_.push_back(kafka_detail::to_consumed(m, mac_.get(), topic_));
       } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         spdlog::warn("kafka group {}: {}", topic_, rd_kafka_message_errstr(m));
       }

@@ -68,6 +68,7 @@ class KafkaGroupConsumer {
   void rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
 
   std::string topic_;
+  std::shared_ptr<const RecordMac> mac_;
   GroupCallbacks callbacks_;
   KafkaHandlePtr rk_;
   std::vector<int32_t> assigned_;

@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <exception>
 #include <mutex>
+#include <optional>
+
+#include "adapters/kafka/record_mac.h"
 
 namespace parley {
 
@@ -209,11 +212,22 @@ Status KafkaProducer::produce(const std::string& topic, std::string key, std::st
     return make_error(Errc::unavailable, "kafka producer stopped");
   }
   auto* p = new Pending{std::move(key), std::move(value), std::move(on_delivery)};
+  // Every record of a cluster role is signed (record_mac.h); librdkafka copies the header.
+  std::optional<RecordMac::Tag> tag;
+  if (options_.mac) tag = options_.mac->sign(topic, p->key, p->value);
   // No RD_KAFKA_MSG_F_BLOCK: a full queue fails at once with _QUEUE_FULL.
   std::shared_lock lock(rk_mu_);
-  rd_kafka_resp_err_t err = rd_kafka_producev(
-      rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(p->key.data(), p->key.size()),
-      RD_KAFKA_V_VALUE(p->value.data(), p->value.size()), RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+  rd_kafka_resp_err_t err =
+      tag ? rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+                              RD_KAFKA_V_KEY(p->key.data(), p->key.size()),
+                              RD_KAFKA_V_VALUE(p->value.data(), p->value.size()),
+                              RD_KAFKA_V_HEADER(RecordMac::kHeader, tag->data(),
+                                                static_cast<ssize_t>(tag->size())),
+                              RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END)
+          : rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+                              RD_KAFKA_V_KEY(p->key.data(), p->key.size()),
+                              RD_KAFKA_V_VALUE(p->value.data(), p->value.size()),
+                              RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Ok{};
   delete p;
   if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {

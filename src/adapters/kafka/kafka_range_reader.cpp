@@ -128,7 +128,7 @@ Result<std::vector<Consumed>> KafkaRangeReader::read(int32_t partition, int64_t 
     if (m == nullptr) continue;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (m->partition == partition && m->offset >= next && m->offset < to) {
-        out.push_back(kafka_detail::to_consumed(m));
+        out.push_back(kafka_detail::to_consumed(m, options_.mac.get(), topic_));
       }
       if (m->partition == partition && m->offset + 1 > next) next = m->offset + 1;
     } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -186,7 +186,7 @@ Result<std::vector<Consumed>> KafkaRangeReader::read_offsets(int32_t partition,
         if (m->partition == partition && m->offset >= from) {
           while (i < offsets.size() && offsets[i] < m->offset) ++i;  // no record there
           if (i < offsets.size() && offsets[i] == m->offset) {
-            out.push_back(kafka_detail::to_consumed(m));
+            out.push_back(kafka_detail::to_consumed(m, options_.mac.get(), topic_));
             ++i;
           }
           reseek = i < offsets.size() && offsets[i] - m->offset > max_gap;

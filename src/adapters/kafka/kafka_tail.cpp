@@ -33,7 +33,7 @@ Errc errc_of_consume(rd_kafka_resp_err_t err) {
 KafkaTail::KafkaTail(const KafkaOptions& options, std::string topic,
                      std::map<int32_t, int64_t> start, TailCallbacks callbacks, int timeout_ms,
                      const std::vector<KafkaProperty>& tuning)
-    : topic_(std::move(topic)), callbacks_(std::move(callbacks)) {
+    : topic_(std::move(topic)), mac_(options.mac), callbacks_(std::move(callbacks)) {
   // group.id only because rd_kafka_assign needs one; the tail never joins the group and never
   // commits.
   std::vector<KafkaProperty> defaults = {
@@ -138,7 +138,7 @@ void KafkaTail::run() {
     // The first record waited; the rest of the batch is what is already there.
     do {
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        batch.push_back(kafka_detail::to_consumed(m));
+        batch.push_back(kafka_detail::to_consumed(m, mac_.get(), topic_));
         moved[m->partition] = m->offset + 1;
       } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         moved[m->partition] = m->offset;

@@ -70,6 +70,7 @@ class KafkaTail {
   void retry_stuck();
 
   std::string topic_;
+  std::shared_ptr<const RecordMac> mac_;
   TailCallbacks callbacks_;
   KafkaHandlePtr rk_;
   int32_t partitions_ = 0;

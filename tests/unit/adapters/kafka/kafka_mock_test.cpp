@@ -12,6 +12,8 @@
 #include "adapters/kafka/kafka_producer.h"
 #include "adapters/kafka/kafka_range_reader.h"
 #include "adapters/kafka/kafka_tail.h"
+#include "adapters/kafka/record_mac.h"
+#include "app/metrics.h"
 #include "kafka_test_util.h"
 
 namespace parley {
@@ -448,6 +450,77 @@ TEST(KafkaRangeReader, ReadsExactlyTheOffsetsAskedForWithOnePooledConsumer) {
   ASSERT_TRUE(again.ok()) << again.error().message;
   ASSERT_EQ(again->size(), 2u);
   EXPECT_EQ((*again)[1].value, "v2999");
+}
+
+// Every record a keyed producer writes carries its MAC, and every reader marks what it reads:
+// authentic only if the MAC verifies under its key for that topic, key and value. The others
+// are still handed over (the fold moves its position past them), marked, and counted.
+TEST(RecordMac, ReadersMarkWhatCarriesNoValidMac) {
+  auto o = topics("mac");
+  RecordMac::Key k;
+  k.fill(1);
+  o.mac = std::make_shared<const RecordMac>(k);
+  KafkaOptions unkeyed = o;
+  unkeyed.mac = nullptr;
+  KafkaOptions other = o;
+  k.fill(2);
+  other.mac = std::make_shared<const RecordMac>(k);
+
+  // One key, so one partition, in this order: genuine, no header, another key, then records
+  // written by hand with a MAC of another topic or of another value, then genuine again.
+  produce_all(o, o.messages(), 3, 1);
+  produce_all(unkeyed, o.messages(), 2, 1);
+  produce_all(other, o.messages(), 2, 1);
+  {
+    KafkaConfPtr conf(rd_kafka_conf_new());
+    set_kafka_property(conf.get(), "bootstrap.servers", o.bootstrap);
+    set_kafka_property(conf.get(), "partitioner", "murmur2_random");  // as KafkaProducer
+    KafkaHandlePtr rk = make_kafka_handle(RD_KAFKA_PRODUCER, std::move(conf));
+    auto forge = [&](std::string value, const RecordMac::Tag& tag) {
+      ASSERT_EQ(
+          rd_kafka_producev(
+              rk.get(), RD_KAFKA_V_TOPIC(o.messages().c_str()), RD_KAFKA_V_KEY("key0", 4),
+              RD_KAFKA_V_VALUE(value.data(), value.size()),
+              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+              RD_KAFKA_V_HEADER(RecordMac::kHeader, tag.data(), static_cast<ssize_t>(tag.size())),
+              RD_KAFKA_V_END),
+          RD_KAFKA_RESP_ERR_NO_ERROR);
+    };
+    forge("v0", o.mac->sign(o.results(), "key0", "v0"));   // replayed from another topic
+    forge("v9", o.mac->sign(o.messages(), "key0", "v0"));  // another value
+    ASSERT_EQ(rd_kafka_flush(rk.get(), 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+  auto last = produce_all(o, o.messages(), 1, 1);
+  const int32_t p = last[0].partition;
+  const std::vector<bool> want = {true, true, true, false, false, false, false, false, false, true};
+
+  auto& rejected = Metrics::global().records_rejected_total[0];
+  const uint64_t before = rejected.load();
+  Sink sink;
+  KafkaTail tail(o, o.messages(), {}, sink.callbacks());
+  ASSERT_TRUE(eventually([&] { return tail.caught_up(); }, 10000));
+  {
+    std::lock_guard lock(sink.mu);
+    const auto& recs = sink.by_partition[p];
+    ASSERT_EQ(recs.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(recs[i].authentic, want[i]) << i;
+  }
+  EXPECT_EQ(tail.positions()[p], int64_t(want.size()));  // read past the forged ones
+  EXPECT_EQ(rejected.load(), before + 6);
+  tail.stop();
+
+  KafkaRangeReader reader(o, o.messages());
+  auto r = reader.read(p, 0, int64_t(want.size()), 5000);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(r->size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ((*r)[i].authentic, want[i]) << i;
+
+  // A reader with no key trusts nothing.
+  KafkaRangeReader blind(unkeyed, o.messages());
+  auto b = blind.read(p, 0, 1, 5000);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  ASSERT_EQ(b->size(), 1u);
+  EXPECT_FALSE((*b)[0].authentic);
 }
 
 }  // namespace
