@@ -439,9 +439,12 @@ async def live_sender(a, room: str, live: dict):
     k = 0
     while not live["stop"]:
         due = t0 + k / a.live_rate
-        now = time.monotonic()
-        if due > now:
-            await asyncio.sleep(due - now)
+        # Always yield: a send that does not block never lets the resume's reader run. Late
+        # sends are not made up for beyond 1000 awaiting results.
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        if pending >= 1000:
+            await asyncio.sleep(0.01)
+            continue
         pending += 1
         await ws.send('{"type":"send","id":"l%d","room":"%s","text":"lv:%d:%s"}' % (k, room, k, "y" * 90))
         k += 1
