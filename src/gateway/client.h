@@ -56,7 +56,7 @@ struct Client {
   bool draining = false;  // admission is starting waiting commands (no re-entry)
   // Live frames held back by all of this connection's joins, bounded like its send queue.
   size_t held_bytes = 0;
-  // One replay at a time per connection, so one connection holds at most two pages of history;
+  // One replay at a time per connection, so one connection holds at most one page of history;
   // the joins after it wait here (their live frames held) and start in order.
   bool replaying = false;
   std::deque<std::function<void()>> queued_replays;

@@ -54,9 +54,6 @@ void drop_held(Client& client, RoomSubscription& sub) {
 }
 
 // A join's replay: pages read from the log, written out no faster than the client reads them.
-// The next page is read while this one is written out, so a client that reads fast never waits
-// for a page read it could have had (a read from Kafka or PostgreSQL takes milliseconds: over a
-// million messages that was half the resume). At most two pages per replay are in memory.
 struct Subscriptions::Replay {
   std::shared_ptr<Client> client;
   std::string room;
@@ -64,11 +61,7 @@ struct Subscriptions::Replay {
   int64_t cursor = 0;  // newest seq sent
   int64_t head = 0;    // replay up to here, then go live
   Page page;
-  size_t next = 0;                    // index in page of the next message to send
-  std::optional<Result<Page>> ahead;  // the next page, once read
-  bool reading = false;               // a page read is in flight
-  bool waiting = false;               // the writing waits for that read
-  bool ended = false;
+  size_t next = 0;  // index in page of the next message to send
 
   RoomSubscription* current() const {
     auto it = client->rooms.find(room);
@@ -179,14 +172,10 @@ void Subscriptions::start_replay(const std::shared_ptr<Replay>& r) {
     return;
   }
   c.replaying = true;
-  r->waiting = true;
-  read_replay_page(r, r->cursor);
+  read_replay_page(r);
 }
 
 void Subscriptions::end_replay(const std::shared_ptr<Replay>& r) {
-  if (r->ended) return;
-  r->ended = true;
-  r->ahead.reset();
   Client& c = *r->client;
   c.replaying = false;
   if (c.queued_replays.empty()) return;
@@ -195,39 +184,21 @@ void Subscriptions::end_replay(const std::shared_ptr<Replay>& r) {
   next();
 }
 
-void Subscriptions::read_replay_page(const std::shared_ptr<Replay>& r, int64_t after) {
-  r->reading = true;
-  s_.history->read_after(r->room, after, kReplayChunk, [this, r](Result<Page> page) {
+void Subscriptions::read_replay_page(const std::shared_ptr<Replay>& r) {
+  s_.history->read_after(r->room, r->cursor, kReplayChunk, [this, r](Result<Page> page) {
     pool_.post(r->client->worker, [this, r, page = std::move(page)]() mutable {
-      r->reading = false;
-      if (r->ended) return;
-      r->ahead = std::move(page);
-      if (r->waiting) {
-        r->waiting = false;
-        next_replay_page(r);
+      if (!r->current()) return end_replay(r);
+      if (!page) {
+        // A gap would break the protocol's promise; the client resumes with `since` instead.
+        spdlog::warn("replay of {} failed: {}", r->room, page.error().message);
+        r->client->close(kClosePolicy, "replay failed; resume with since");
+        return end_replay(r);
       }
+      r->page = std::move(page).value();
+      r->next = 0;
+      pump_replay(r);
     });
   });
-}
-
-// The page read ahead becomes the one written out; the one after it is read meanwhile.
-void Subscriptions::next_replay_page(const std::shared_ptr<Replay>& r) {
-  if (!r->current()) return end_replay(r);
-  Result<Page> page = std::move(*r->ahead);
-  r->ahead.reset();
-  if (!page) {
-    // A gap would break the protocol's promise; the client resumes with `since` instead.
-    spdlog::warn("replay of {} failed: {}", r->room, page.error().message);
-    r->client->close(kClosePolicy, "replay failed; resume with since");
-    return end_replay(r);
-  }
-  r->page = std::move(page).value();
-  r->next = 0;
-  const auto& messages = r->page.messages;
-  if (r->page.has_more && !messages.empty() && messages.back().seq < r->head) {
-    read_replay_page(r, messages.back().seq);
-  }
-  pump_replay(r);
 }
 
 void Subscriptions::pump_replay(const std::shared_ptr<Replay>& r) {
@@ -249,12 +220,7 @@ void Subscriptions::pump_replay(const std::shared_ptr<Replay>& r) {
     timer->async_wait([this, r, timer](boost::system::error_code) { pump_replay(r); });
     return;
   }
-  if (r->page.has_more && r->cursor < r->head) {
-    if (r->ahead) return next_replay_page(r);
-    r->waiting = true;
-    if (!r->reading) read_replay_page(r, r->cursor);
-    return;
-  }
+  if (r->page.has_more && r->cursor < r->head) return read_replay_page(r);
   go_live(*r->client, *sub, r->cursor);
   end_replay(r);
 }

@@ -4,9 +4,8 @@
 //   join      subscribe first, holding live frames back, then read the head (nothing committed
 //             after the read can be missed: it is held);
 //   replay    send what the client missed, from its `since` to the head, paced by its send
-//             queue, page by page, the next page read while one is written out; one replay at
-//             a time per connection, so a connection holds at most two pages of history
-//             however many rooms it joins;
+//             queue, page by page; one replay at a time per connection, so a connection holds
+//             at most one page of history however many rooms it joins;
 //   go live   release the held frames with seq above the newest one sent (those the replay
 //             already sent are dropped), then deliver live frames as they come.
 #include <memory>
@@ -58,8 +57,7 @@ class Subscriptions {
   // One replay at a time per connection: the others queue on the client.
   void start_replay(const std::shared_ptr<Replay>& r);
   void end_replay(const std::shared_ptr<Replay>& r);
-  void read_replay_page(const std::shared_ptr<Replay>& r, int64_t after);
-  void next_replay_page(const std::shared_ptr<Replay>& r);
+  void read_replay_page(const std::shared_ptr<Replay>& r);
   void pump_replay(const std::shared_ptr<Replay>& r);
 
   Services& s_;
