@@ -21,8 +21,8 @@ constexpr int kStartTimeoutMs = 15000;
 
 // The log's tail fetches in batches: the broker answers once 16 KB wait or after 5 ms, instead
 // of once per record. Every instance reads every record, so this is what an instance pays per
-// message; 5 ms keeps the cross-instance p99 under 15 ms at 2,000 msgs/s, and costs an idle
-// instance 200 empty fetches a second (docs/scaling.md, "Batching").
+// message. 5 ms adds at most 5 ms to a message's way across instances, and costs an idle
+// instance 200 empty fetches a second (docs/scaling.md, "Capacity", measures the trade).
 const std::vector<KafkaProperty> kLogTailFetch = {{"fetch.min.bytes", "16384"},
                                                   {"fetch.wait.max.ms", "5"}};
 
