@@ -60,10 +60,12 @@ def http_token(port: int, user: str) -> str:
     raise RuntimeError("unreachable")
 
 
-async def connect(port: int, user: str):
+async def connect(port: int, user: str, max_queue: int | None = None):
+    """A connection past its welcome. max_queue bounds the frames the client buffers: past it,
+    it stops reading the socket, and the server's send queue (its back-pressure) takes over."""
     token = await asyncio.to_thread(http_token, port, user)
     ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws?token={token}", max_size=None,
-                                  ping_interval=None, max_queue=None)
+                                  ping_interval=None, max_queue=max_queue)
     welcome = json.loads(await ws.recv())
     assert welcome.get("type") == "welcome", welcome
     return ws

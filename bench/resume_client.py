@@ -29,13 +29,15 @@ import pickle
 import re
 import resource
 import secrets
+import sys
 import threading
 import time
-import urllib.request
 
 import websockets
 
-PASSWORD = "benchpass1"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cluster_client  # noqa: E402
+
 SEQ_RE = re.compile(r'"seq":(\d+)')
 ROOM_RE = re.compile(r'"room":"([^"]+)"')
 TEXT_RE = re.compile(r'"text":"r:(\d+):(\d+):')
@@ -43,39 +45,12 @@ LIVE_TEXT = '"text":"lv:'
 ID_RE = re.compile(r'"id":"s(\d+)"')
 
 
-def http_token(port: int, user: str) -> str:
-    body = json.dumps({"user": user, "password": PASSWORD}).encode()
-    for path in ("/api/register", "/api/login"):
-        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return json.loads(r.read())["token"]
-        except urllib.error.HTTPError as e:
-            if path == "/api/login":
-                raise RuntimeError(f"{path} {user}: {e.code} {e.read()[:200]!r}")
-    raise RuntimeError("unreachable")
-
-
 async def connect(port: int, user: str, max_queue: int | None = 64):
-    token = await asyncio.to_thread(http_token, port, user)
-    # max_queue bounds what the client buffers: past it, it stops reading the socket and the
-    # server's send queue (and its back-pressure on the replay) takes over.
-    ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws?token={token}", max_size=None,
-                                  ping_interval=None, max_queue=max_queue)
-    welcome = json.loads(await ws.recv())
-    assert welcome.get("type") == "welcome", welcome
-    return ws
+    return await cluster_client.connect(port, user, max_queue)
 
 
 async def request(ws, frame: dict, timeout: float = 60.0) -> dict:
-    """Send a command and wait for its result (other frames before it are skipped)."""
-    await ws.send(json.dumps(frame))
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic())))
-        if msg.get("type") == "result" and msg.get("id") == frame["id"]:
-            return msg
+    return await cluster_client.request(ws, frame, timeout)
 
 
 def status_kb(pid: int) -> dict:

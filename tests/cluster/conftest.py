@@ -977,6 +977,34 @@ class Sender:
                 await asyncio.sleep(self.pause)
 
 
+class TtlSender:
+    """`window` sends in flight with ttl_ms, each timed from its send to its result."""
+
+    def __init__(self, client, room: str, user: str, ttl_ms: int, window: int = 8):
+        self.client = client
+        self.room = room
+        self.user = user
+        self.ttl_ms = ttl_ms
+        self.window = window
+        self.results: dict[str, tuple[float, float, dict]] = {}  # cmid -> (sent, latency, result)
+        self.n = 0
+
+    async def run(self, stop: asyncio.Event):
+        while not stop.is_set():
+            pending = {}
+            for _ in range(self.window):
+                self.n += 1
+                cmid = f"{self.user}-{self.n:05d}"
+                sent = time.monotonic()
+                rid = await self.client.cmd_nowait("send", room=self.room, text=cmid, client_msg_id=cmid,
+                                                   ttl_ms=self.ttl_ms)
+                pending[rid] = (cmid, sent)
+            for rid, (cmid, sent) in pending.items():
+                r = await self.client.result(rid, timeout=90)
+                self.results[cmid] = (sent, time.monotonic() - sent, r)
+            await asyncio.sleep(0.02)
+
+
 class Reader:
     """Joined to one room from the start (since=0); checks that seqs only go up; when its
     instance dies it reconnects elsewhere with the same session and joins with since=<last seq>."""

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from parley_cluster_harness import (Sender, acked_of, assert_exactly_once, eventually, failure_codes, in_thread,
-                                    resolve, run, within)
+from parley_cluster_harness import (Sender, TtlSender, acked_of, assert_exactly_once, eventually, failure_codes,
+                                    in_thread, resolve, run, within)
 
 pytestmark = pytest.mark.cluster
 
@@ -123,34 +123,6 @@ def test_every_instance_takes_sends_within_15s_of_each_broker_return(cluster, ka
               f"failures before the resend: {codes}")
 
     run(main(), timeout=420)
-
-
-class TtlSender:
-    """`window` sends in flight with ttl_ms, each timed from its send to its result."""
-
-    def __init__(self, client, room: str, user: str, ttl_ms: int, window: int = 8):
-        self.client = client
-        self.room = room
-        self.user = user
-        self.ttl_ms = ttl_ms
-        self.window = window
-        self.results: dict[str, tuple[float, float, dict]] = {}  # cmid -> (sent, latency, result)
-        self.n = 0
-
-    async def run(self, stop: asyncio.Event):
-        while not stop.is_set():
-            pending = {}
-            for _ in range(self.window):
-                self.n += 1
-                cmid = f"{self.user}-{self.n:05d}"
-                sent = time.monotonic()
-                rid = await self.client.cmd_nowait("send", room=self.room, text=cmid, client_msg_id=cmid,
-                                                   ttl_ms=self.ttl_ms)
-                pending[rid] = (cmid, sent)
-            for rid, (cmid, sent) in pending.items():
-                r = await self.client.result(rid, timeout=90)
-                self.results[cmid] = (sent, time.monotonic() - sent, r)
-            await asyncio.sleep(0.02)
 
 
 def test_ttl_answers_and_readyz_while_kafka_hangs_silently(cluster, kafka):

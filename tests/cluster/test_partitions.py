@@ -29,7 +29,7 @@ from pathlib import Path
 
 import netns
 import pytest
-from parley_cluster_harness import (KEEP, SCRIPTS, Cluster, Kafka, Postgres, Sender, T, _script, acked_of,
+from parley_cluster_harness import (KEEP, SCRIPTS, Cluster, Kafka, Postgres, Sender, T, TtlSender, _script, acked_of,
                                     assert_exactly_once, eventually, failure_codes, in_thread, resolve, run, within)
 
 pytestmark = pytest.mark.cluster
@@ -115,34 +115,6 @@ def ncluster(net_lab, tmp_path):
         yield c.start()
     finally:
         c.close()
-
-
-class TtlSender:
-    """`window` sends with ttl_ms in flight on one connection, each timed from send to result."""
-
-    def __init__(self, client, room: str, user: str, ttl_ms: int, window: int = 8):
-        self.client = client
-        self.room = room
-        self.user = user
-        self.ttl_ms = ttl_ms
-        self.window = window
-        self.results: dict[str, tuple[float, float, dict]] = {}  # cmid -> (sent, latency, result)
-        self.n = 0
-
-    async def run(self, stop: asyncio.Event):
-        while not stop.is_set():
-            pending = {}
-            for _ in range(self.window):
-                self.n += 1
-                cmid = f"{self.user}-{self.n:05d}"
-                sent = time.monotonic()
-                rid = await self.client.cmd_nowait("send", room=self.room, text=cmid, client_msg_id=cmid,
-                                                   ttl_ms=self.ttl_ms)
-                pending[rid] = (cmid, sent)
-            for rid, (cmid, sent) in pending.items():
-                r = await self.client.result(rid, timeout=90)
-                self.results[cmid] = (sent, time.monotonic() - sent, r)
-            await asyncio.sleep(0.02)
 
 
 class AckClock:
