@@ -145,6 +145,8 @@ unset multiplot
 """
         subprocess.run(["gnuplot"], input=script, text=True, check=False)
         print(f"plot: {png}")
+    else:
+        print("no plot: gnuplot is not installed (apt-get install gnuplot-nox)")
 
 
 if __name__ == "__main__":
