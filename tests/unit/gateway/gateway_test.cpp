@@ -330,6 +330,31 @@ TEST_F(GatewayTest, LiveFramesOfMessagesTheReplayAlreadySentAreDropped) {
   EXPECT_EQ(b.sink->seqs("lobby"), range(1, 57));
 }
 
+// The fan-out skips the workers with no subscriber of a room (RoomInterest): a join racing a
+// stream of commits must still get every message past the head it was answered, live.
+TEST_F(GatewayTest, AJoinRacingCommitsGetsEveryMessagePastItsHead) {
+  auto b = open("bob", "bob-session-race");
+  // Commits flow before, during and after the join: until its result is out, then 500 more.
+  int64_t total = 0;
+  std::thread committer([&] {
+    while (!b.sink->result("j")) {
+      fill(1);
+      ++total;
+    }
+    fill(500);
+    total += 500;
+  });
+  frame(b, {{"type", "join"}, {"id", "j"}, {"room", "lobby"}});
+  committer.join();  // total is the committer's until here
+  auto r = b.sink->result("j");
+  ASSERT_TRUE(r && r->contains("head"));
+  int64_t head = r->at("head").as_int64();
+  ASSERT_LT(head, total);
+  ASSERT_TRUE(b.sink->wait_seqs("lobby", static_cast<size_t>(total - head)));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(b.sink->seqs("lobby"), range(head + 1, total));
+}
+
 TEST_F(GatewayTest, ReJoinWithoutSinceContinuesWhereLiveDeliveryStood) {
   auto b = open("bob", "bob-session-3");
   frame(b, {{"type", "join"}, {"id", "j1"}, {"room", "lobby"}});
