@@ -298,6 +298,36 @@ async def latency(a) -> dict:
 
 
 # ------------------------------------------------------------------------------------ flood
+async def send_window(ws, n: int, window: int, frame_of, on_result) -> None:
+    """Sends frame_of(k) for k in 0..n-1 on ws (each with id "s<k>"), at most `window` unanswered,
+    and calls on_result(k, raw result frame) for each answer; returns once all n are answered."""
+    slots = asyncio.Semaphore(window)
+    finished = asyncio.Event()
+    answered = 0
+
+    async def reader():
+        nonlocal answered
+        async for msg in ws:
+            if not msg.startswith('{"type":"result"'):
+                continue
+            m = ID_RE.search(msg)
+            if not m:
+                continue
+            on_result(int(m.group(1)), msg)
+            answered += 1
+            slots.release()
+            if answered == n:
+                finished.set()
+                return
+
+    rt = asyncio.create_task(reader())
+    for k in range(n):
+        await slots.acquire()
+        await ws.send(frame_of(k))
+    await finished.wait()
+    rt.cancel()
+
+
 async def flood(a) -> dict:
     ports = [int(p) for p in a.ports.split(",")]
     tag = a.tag or secrets.token_hex(3)
@@ -316,33 +346,17 @@ async def flood(a) -> dict:
     errors: list[str] = []
     text = "f" * a.size
 
+    def on_result(k: int, msg: str):
+        if '"ok":true' in msg:
+            stats["ok"] += 1
+        else:
+            stats["fail"] += 1
+            if len(errors) < 5:
+                errors.append(msg[:300])
+
     async def one(ws, room, n):
-        window = asyncio.Semaphore(a.window)
-        finished = asyncio.Event()
-        answered = 0
-
-        async def reader():
-            nonlocal answered
-            async for msg in ws:
-                if msg.startswith('{"type":"result"') and '"id":"s' in msg:
-                    if '"ok":true' in msg:
-                        stats["ok"] += 1
-                    else:
-                        stats["fail"] += 1
-                        if len(errors) < 5:
-                            errors.append(msg[:300])
-                    answered += 1
-                    window.release()
-                    if answered == n:
-                        finished.set()
-                        return
-
-        rt = asyncio.create_task(reader())
-        for k in range(n):
-            await window.acquire()
-            await ws.send('{"type":"send","id":"s%d","room":"%s","text":"%s"}' % (k, room, text))
-        await finished.wait()
-        rt.cancel()
+        await send_window(ws, n, a.window, lambda k: '{"type":"send","id":"s%d","room":"%s","text":"%s"}'
+                          % (k, room, text), on_result)
 
     t0 = time.monotonic()
     c0 = cpu_s()

@@ -42,7 +42,6 @@ SEQ_RE = re.compile(r'"seq":(\d+)')
 ROOM_RE = re.compile(r'"room":"([^"]+)"')
 TEXT_RE = re.compile(r'"text":"r:(\d+):(\d+):')
 LIVE_TEXT = '"text":"lv:'
-ID_RE = re.compile(r'"id":"s(\d+)"')
 
 
 async def connect(port: int, user: str, max_queue: int | None = 64):
@@ -146,41 +145,22 @@ async def flood(a) -> dict:
 
     async def one(c: int, ws, n: int):
         room = rooms[c % len(rooms)]
-        window = asyncio.Semaphore(a.window)
-        finished = asyncio.Event()
-        answered = 0
-        pad = a.size
 
-        async def reader():
-            nonlocal answered
-            async for msg in ws:
-                if not msg.startswith('{"type":"result"'):
-                    continue
-                m = ID_RE.search(msg)
-                if not m:
-                    continue
-                k = int(m.group(1))
-                if '"ok":true' in msg:
-                    seq_of[c][k] = int(SEQ_RE.search(msg).group(1))
-                    stats["ok"] += 1
-                else:
-                    stats["fail"] += 1
-                    if len(errors) < 5:
-                        errors.append(msg[:300])
-                answered += 1
-                window.release()
-                if answered == n:
-                    finished.set()
-                    return
-
-        rt = asyncio.create_task(reader())
-        for k in range(n):
-            await window.acquire()
+        def frame_of(k: int) -> str:
             head = f"r:{c}:{k}:"
-            await ws.send('{"type":"send","id":"s%d","room":"%s","text":"%s"}'
-                          % (k, room, head + "x" * max(0, pad - len(head))))
-        await finished.wait()
-        rt.cancel()
+            return ('{"type":"send","id":"s%d","room":"%s","text":"%s"}'
+                    % (k, room, head + "x" * max(0, a.size - len(head))))
+
+        def on_result(k: int, msg: str):
+            if '"ok":true' in msg:
+                seq_of[c][k] = int(SEQ_RE.search(msg).group(1))
+                stats["ok"] += 1
+            else:
+                stats["fail"] += 1
+                if len(errors) < 5:
+                    errors.append(msg[:300])
+
+        await cluster_client.send_window(ws, n, a.window, frame_of, on_result)
 
     t0 = time.monotonic()
     c0 = cpu_s()
