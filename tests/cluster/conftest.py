@@ -977,6 +977,30 @@ class Sender:
                 await asyncio.sleep(self.pause)
 
 
+async def owned_room(c, name: str) -> tuple[str, str]:
+    """A fresh public room, created by a new user on instance 1: (room, the owner's token)."""
+    owner = c.new_user("owner")
+    o = await c.ws(1, owner)
+    room = c.room(name)
+    await o.ok("create_room", room=room)
+    return room, c.tokens[owner]
+
+
+async def start_senders(senders: list["Sender"]):
+    """Connects each sender and starts it; returns (stop, tasks): set stop, then gather tasks."""
+    for s in senders:
+        await s.connect()
+    stop = asyncio.Event()
+    return stop, [asyncio.create_task(s.run(stop)) for s in senders]
+
+
+async def start_load(c, room: str, on: tuple[int, ...], **kw):
+    """One Sender per instance in @p on, each a new user of its own: (senders, stop, tasks)."""
+    senders = [Sender(c, c.new_user(f"load{k}", on=k), room, k, **kw) for k in on]
+    stop, tasks = await start_senders(senders)
+    return senders, stop, tasks
+
+
 class TtlSender:
     """`window` sends in flight with ttl_ms, each timed from its send to its result."""
 

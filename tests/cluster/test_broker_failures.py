@@ -10,21 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from parley_cluster_harness import (Sender, TtlSender, acked_of, assert_exactly_once, eventually, failure_codes,
-                                    in_thread, resolve, run, within)
+from parley_cluster_harness import (TtlSender, acked_of, assert_exactly_once, eventually, failure_codes, in_thread,
+                                    owned_room, resolve, run, start_load, within)
 
 pytestmark = pytest.mark.cluster
 
 FATAL_ENV = "PARLEY_TEST_KAFKA_FATAL_FILE"
-
-
-async def start_load(c, room: str, on: tuple[int, ...], **kw):
-    senders = [Sender(c, c.new_user(f"load{k}", on=k), room, k, **kw) for k in on]
-    for s in senders:
-        await s.connect()
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(s.run(stop)) for s in senders]
-    return senders, stop, tasks
 
 
 async def check_exactly_once(c, senders, room, tok, what):
@@ -47,11 +38,7 @@ def test_a_fatal_producer_error_is_recovered_by_the_instance(cluster_factory, mo
     c = cluster_factory(n=2)
 
     async def main():
-        owner = c.new_user("owner")
-        tok = c.tokens[owner]
-        o = await c.ws(1, owner)
-        room = c.room("fatal")
-        await o.ok("create_room", room=room)
+        room, tok = await owned_room(c, "fatal")
         senders, stop, tasks = await start_load(c, room, (1, 2), window=8)
         await asyncio.sleep(1.0)
         for attempt in range(3):
@@ -91,11 +78,7 @@ def test_every_instance_takes_sends_within_15s_of_each_broker_return(cluster, ka
     c = cluster
 
     async def main():
-        owner = c.new_user("owner")
-        tok = c.tokens[owner]
-        o = await c.ws(1, owner)
-        room = c.room("rolling")
-        await o.ok("create_room", room=room)
+        room, tok = await owned_room(c, "rolling")
         senders, stop, tasks = await start_load(c, room, (1, 2, 3), window=4)
         await asyncio.sleep(1.0)
         worst = 0.0
@@ -136,11 +119,7 @@ def test_ttl_answers_and_readyz_while_kafka_hangs_silently(cluster, kafka):
     ttl = 3000
 
     async def main():
-        owner = c.new_user("owner")
-        tok = c.tokens[owner]
-        o = await c.ws(1, owner)
-        room = c.room("silent")
-        await o.ok("create_room", room=room)
+        room, tok = await owned_room(c, "silent")
         users = [c.new_user(f"ttl{k}", on=1) for k in range(2)]
         senders = [TtlSender(await c.ws(1, u), room, u, ttl) for u in users]
         stop = asyncio.Event()

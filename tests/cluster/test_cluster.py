@@ -22,7 +22,8 @@ import time
 import pytest
 from parley_cluster_harness import (PASSWORD, Reader, Sender, T, acked_of, assert_exactly_once,
                                     assert_strictly_increasing, eventually, failure_codes, half_close, in_thread,
-                                    resolve, retry_err, retry_ok, run, send_many, senders_state, within)
+                                    owned_room, resolve, retry_err, retry_ok, run, send_many, senders_state,
+                                    start_load, within)
 
 pytestmark = pytest.mark.cluster
 
@@ -601,16 +602,8 @@ def test_kill9_persister_and_a_broker_under_load(cluster, kafka):
     c = cluster
 
     async def main():
-        owner = c.new_user("owner")
-        tok = c.tokens[owner]
-        o = await c.ws(1, owner)
-        room = c.room("faults")
-        await o.ok("create_room", room=room)
-        senders = [Sender(c, c.new_user(f"load{k}", on=k), room, k) for k in (1, 2, 3)]
-        for s in senders:
-            await s.connect()
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(s.run(stop)) for s in senders]
+        room, tok = await owned_room(c, "faults")
+        senders, stop, tasks = await start_load(c, room, (1, 2, 3))
         await asyncio.sleep(1.5)
         assert c.persister.alive(), "the persister died by itself"
         await in_thread(c.kill9_persister)
@@ -661,11 +654,7 @@ def test_two_persisters_split_the_partitions_and_either_may_die(cluster):
         await eventually(lambda: "assigned 4 partitions" in second.log_tail(200), 30,
                          "the second persister to get its share of the 8 partitions", interval=0.3,
                          detail=lambda: second.log_tail(5))
-        senders = [Sender(c, c.new_user(f"load{k}", on=k), room, k) for k in (1, 2, 3)]
-        for s in senders:
-            await s.connect()
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(s.run(stop)) for s in senders]
+        senders, stop, tasks = await start_load(c, room, (1, 2, 3))
         await asyncio.sleep(1.5)
         await in_thread(c.kill9_persister)  # the first one: the second takes all 8 back
         await asyncio.sleep(2.0)
@@ -693,16 +682,8 @@ def test_postgres_outage_readyz_and_no_loss(cluster, postgres):
     c = cluster
 
     async def main():
-        owner = c.new_user("owner")
-        tok = c.tokens[owner]
-        o = await c.ws(1, owner)
-        room = c.room("pg-outage")
-        await o.ok("create_room", room=room)
-        senders = [Sender(c, c.new_user(f"pg{k}", on=k), room, k, window=2) for k in (1, 2, 3)]
-        for s in senders:
-            await s.connect()
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(s.run(stop)) for s in senders]
+        room, tok = await owned_room(c, "pg-outage")
+        senders, stop, tasks = await start_load(c, room, (1, 2, 3), window=2)
         await asyncio.sleep(1)
         for k in (1, 2, 3):
             assert await in_thread(c.readyz, k) == 200, f"i{k} not ready before the outage"

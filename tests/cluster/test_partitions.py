@@ -30,7 +30,8 @@ from pathlib import Path
 import netns
 import pytest
 from parley_cluster_harness import (KEEP, SCRIPTS, Cluster, Kafka, Postgres, Sender, T, TtlSender, _script, acked_of,
-                                    assert_exactly_once, eventually, failure_codes, in_thread, resolve, run, within)
+                                    assert_exactly_once, eventually, failure_codes, in_thread, owned_room, resolve,
+                                    run, within)
 
 pytestmark = pytest.mark.cluster
 
@@ -209,11 +210,7 @@ def test_an_instance_cut_from_every_broker(ncluster, net_lab):
     c, net = ncluster, net_lab.net
 
     async def main():
-        owner = c.new_user("owner")
-        tok = c.tokens[owner]
-        o = await c.ws(1, owner)
-        room = c.room("cut-g1")
-        await o.ok("create_room", room=room)
+        room, tok = await owned_room(c, "cut-g1")
         users = [c.new_user(f"ttl{k}", on=1) for k in range(2)]
         ttl_senders = [TtlSender(await c.ws(1, u), room, u, TTL_MS) for u in users]
         g2 = Sender(c, c.new_user("g2load", on=2), room, 2, window=4)
@@ -337,11 +334,7 @@ def test_an_instance_cut_from_postgresql(ncluster, net_lab):
     c, net = ncluster, net_lab.net
 
     async def main():
-        owner = c.new_user("owner")
-        tok = c.tokens[owner]
-        o = await c.ws(1, owner)
-        room = c.room("cut-pg")
-        await o.ok("create_room", room=room)
+        room, tok = await owned_room(c, "cut-pg")
         s = Sender(c, c.new_user("load", on=1), room, 1, window=2, pause=0.05)
         await s.connect()
         stop = asyncio.Event()
