@@ -188,13 +188,16 @@ async def main(a) -> dict:
     seconds = t3 - t2
     load_pct = delta_pct(c2, c3, seconds)
     us_per_msg = {k: round(1e6 * (c3[k] - c2[k]) / max(1, sent_measured), 1) for k in c2}
+    # What the load adds to each process: its CPU under load less its CPU idle, per message.
+    rate = max(1, sent_measured) / seconds
+    added_us = {k: round(1e4 * (load_pct[k] - idle["cpu_pct"].get(k, 0.0)) / rate, 1) for k in load_pct}
     return {"kind": "scale", "instances": len(ports), "serving": len(serve), "rooms": a.rooms,
             "members": a.members, "rate": a.rate, "size": a.size, "idle_s": a.idle,
             "warmup_s": a.warmup, "duration_s": round(seconds, 2), "sent": sent_measured,
             "acked_total": acked, "refused_total": refused, "errors": errors,
             "received": received, "expected": sent_measured * a.members,
             "idle": idle,
-            "load": {"cpu_pct": load_pct, "cpu_us_per_msg": us_per_msg,
+            "load": {"cpu_pct": load_pct, "cpu_us_per_msg": us_per_msg, "added_us_per_msg": added_us,
                      "events_bytes_per_s": round((e3[0] - e2[0]) / seconds, 1),
                      "events_records_per_s": round((e3[1] - e2[1]) / seconds, 2)},
             "cross_ms": pct(cross), "origin_ms": pct(origin), "send_lag_ms": pct(lag)}

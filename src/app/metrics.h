@@ -21,6 +21,9 @@ struct Metrics {
   std::atomic<uint64_t> slow_consumer_closes_total{0};
   std::atomic<uint64_t> dead_letters_total{0};
   std::atomic<uint64_t> rate_limited_total{0};
+  // Cluster: the log's partitions this instance reads, and the records it folded from them.
+  std::atomic<int64_t> log_partitions_read{0};
+  std::atomic<uint64_t> log_records_folded_total{0};
   // Cluster: records read from Kafka without a valid MAC, dropped. By topic, named without the
   // --topic-prefix (kRecordTopics; the last is any other topic).
   static constexpr std::array<std::string_view, 4> kRecordTopics = {

@@ -13,6 +13,11 @@ bool apply_room_change(Services& s, const RoomChange& change) {
     case RoomChange::Kind::member_added:
       s.directory.add_member(change.room.name, change.member);
       return true;
+    case RoomChange::Kind::room_loaded:
+      if (s.directory.add_room(change.room)) return true;
+      for (const auto& member : change.room.members)
+        s.directory.add_member(change.room.name, member);
+      return true;
   }
   return false;
 }

@@ -113,6 +113,10 @@ Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string
   events->share_quota(&services.limiter);
   services.directory.load(log->load_rooms());
   log->on_change([&services](const RoomChange& c) { apply_room_change(services, c); });
+  // An instance reads only the partitions its clients use: the changes its own commands made
+  // reach the others on the events topic too (a new public room is announced to everyone).
+  log->on_own_change([events](const RoomChange& c) { events->publish_room_change(c); });
+  events->on_room_change([&services](const RoomChange& c) { apply_room_change(services, c); });
   services.readiness = [store, producer, log_producer, log]() -> Status {
     if (!store->healthy()) return make_error(Errc::unavailable, "PostgreSQL is unreachable");
     // log_producer: an active probe (a silent partition shows within seconds); both: false

@@ -178,6 +178,10 @@ std::string metrics_text() {
   counter("dead_letters_total", "Expired commands recorded as dead letters.",
           m.dead_letters_total.load());
   counter("rate_limited_total", "Commands refused with rate_limited.", m.rate_limited_total.load());
+  counter("log_partitions_read", "Cluster: partitions of the log this instance reads.",
+          m.log_partitions_read.load(), "gauge");
+  counter("log_records_folded_total", "Cluster: records of the log this instance folded.",
+          m.log_records_folded_total.load());
   out << "# HELP parley_records_rejected_total Kafka records dropped for want of a valid MAC.\n"
          "# TYPE parley_records_rejected_total counter\n";
   for (size_t i = 0; i < Metrics::kRecordTopics.size(); ++i) {

@@ -212,23 +212,32 @@ class ClusterEnv {
   UserStore& users() { return *store_; }
   const Clock& clock() const { return *clock_; }
 
-  // The rooms as an instance starting now sees them once it has caught up with the log: its
-  // snapshot from PostgreSQL, then the change feed of what it folds past it.
+  // The rooms as an instance starting now sees them once it reads every partition: the rooms
+  // in PostgreSQL, then the change feed of what each partition's load and fold tell it.
   std::vector<Room> load_rooms() {
     std::mutex mutex;
     std::map<std::string, Room> rooms;
     auto feed = [&](const RoomChange& c) {
       std::lock_guard lock(mutex);
-      if (c.kind == RoomChange::Kind::room_created) {
-        rooms[c.room.name] = c.room;
-      } else {
+      if (c.kind == RoomChange::Kind::member_added) {
         rooms[c.room.name].members.insert(c.member);
+      } else {
+        rooms[c.room.name] = c.room;
       }
     };
     auto other = start_instance([](std::vector<Message>) {}, feed,
                                 [&](ClusterLog& log) {
                                   for (auto& room : log.load_rooms()) rooms[room.name] = room;
                                 });
+    std::atomic<int> read{0};
+    for (int32_t p = 0; p < other->partitions(); ++p) {
+      other->follow_partition(p, [&](Status s) {
+        if (s.ok()) ++read;
+      });
+    }
+    if (!pgtest::eventually([&] { return read.load() == other->partitions(); }, 15s)) {
+      throw std::runtime_error("the instance could not read every partition within 15 s");
+    }
     other->stop();
     std::vector<Room> out;
     for (auto& [name, room] : rooms) out.push_back(std::move(room));

@@ -48,6 +48,23 @@ std::vector<Pair> ungrouped(const json::object& o, const char* key) {
   return pairs;
 }
 
+const char* kind_name(RoomKind kind) {
+  switch (kind) {
+    case RoomKind::private_room:
+      return "private";
+    case RoomKind::direct:
+      return "dm";
+    default:
+      return "public";
+  }
+}
+
+RoomKind kind_of(const std::string& name) {
+  if (name == "private") return RoomKind::private_room;
+  if (name == "dm") return RoomKind::direct;
+  return RoomKind::public_room;
+}
+
 uint64_t number(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
   if (v && v->is_uint64()) return v->as_uint64();
@@ -124,6 +141,25 @@ void ClusterEvents::room_created(const Room& room) {
   local_->room_created(room);
 }
 
+void ClusterEvents::publish_room_change(const RoomChange& change) {
+  const Room& room = change.room;
+  json::object o{{"o", options_.instance}, {"r", room.name}};
+  if (change.kind == RoomChange::Kind::room_created) {
+    json::array members;
+    for (const auto& m : room.members) members.push_back(json::string(m));
+    o["t"] = "c";
+    o["k"] = kind_name(room.kind);
+    o["b"] = room.created_by;
+    o["m"] = std::move(members);
+  } else if (change.kind == RoomChange::Kind::member_added) {
+    o["t"] = "a";
+    o["u"] = change.member;
+  } else {
+    return;
+  }
+  publish(room.name, json::serialize(o));
+}
+
 std::vector<std::string> ClusterEvents::online(const std::string& room) const {
   return presence_.online(room);
 }
@@ -154,6 +190,21 @@ void ClusterEvents::on_records(std::vector<Consumed>&& records) {
     if (origin.empty() || origin == options_.instance) continue;
     if (type == "y") {
       local_->typing(str("r"), str("u"), 0);
+    } else if (type == "c" && room_changes_) {
+      Room room;
+      room.name = str("r");
+      room.kind = kind_of(str("k"));
+      room.created_by = str("b");
+      if (const json::value* m = o.if_contains("m"); m && m->is_array()) {
+        for (const auto& u : m->as_array()) {
+          if (u.is_string()) room.members.insert(std::string(u.as_string()));
+        }
+      }
+      if (!room.name.empty()) room_changes_(RoomChange::created(std::move(room)));
+    } else if (type == "a" && room_changes_) {
+      std::string room = str("r");
+      std::string user = str("u");
+      if (!room.empty() && !user.empty()) room_changes_(RoomChange::added(room, user));
     } else if (type == "u" && quota_) {
       if (const json::value* q = o.if_contains("q"); q && q->is_array()) {
         int64_t steady = clock_->steady_ms();

@@ -12,7 +12,12 @@
 //   {"t":"s","o":..,"s":seq,"n":id,"i":index,"c":count,"p":[[room,[user..]]..]}  snapshot chunk
 //   {"t":"h","o":..,"s":seq}  heartbeat;  {"t":"q","o":..,"i":instance or "*"}  snapshot request
 //   {"t":"b","o":..}  goodbye;  {"t":"y",..} typing;  {"t":"u",..} quota usage
+//   {"t":"c","o":..,"r":room,"k":kind,"b":creator,"m":[member..]}  a room created here
+//   {"t":"a","o":..,"r":room,"u":user}  a member added here
 // Presence records are keyed by the publisher's id: one partition, read in publishing order.
+// Room changes are keyed by the room. They are the log's (the fold decided them), told here to
+// the instances that do not read the room's partition of the log: so every connection hears of
+// a new public room, and a directory learns an invitation before a refusal has to check.
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -30,6 +35,7 @@
 #include "app/ports/clock.h"
 #include "app/ports/remote_presence.h"
 #include "app/ports/room_events.h"
+#include "app/ports/room_store.h"
 #include "app/rate_limiter.h"
 
 namespace parley {
@@ -62,6 +68,14 @@ class ClusterEvents final : public RoomEvents, public RemotePresence {
   void typing(const std::string& room, const std::string& user, uint64_t origin) override;
   void room_created(const Room& room) override;
 
+  /// Tells the other instances of a room change this instance's command made (its fold decided
+  /// it). Any thread.
+  void publish_room_change(const RoomChange& change);
+  /// Where the other instances' room changes go (the directory). Before start().
+  void on_room_change(std::function<void(const RoomChange&)> sink) {
+    room_changes_ = std::move(sink);
+  }
+
   // RemotePresence
   std::vector<std::string> online(const std::string& room) const override;
 
@@ -88,6 +102,7 @@ class ClusterEvents final : public RoomEvents, public RemotePresence {
   ClockPtr clock_;
   RoomEventsPtr local_;
   RateLimiter* quota_ = nullptr;
+  std::function<void(const RoomChange&)> room_changes_;
   ClusterPresence presence_;
   std::unique_ptr<KafkaTail> tail_;
 

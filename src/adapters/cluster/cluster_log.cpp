@@ -12,6 +12,7 @@
 #include "adapters/cluster/unknown_outcome.h"
 #include "adapters/crypto/random_hex.h"
 #include "adapters/kafka/kafka_range_reader.h"
+#include "app/metrics.h"
 
 namespace parley {
 
@@ -55,24 +56,17 @@ void ClusterLog::load() {
   }
   std::vector<int32_t> all;
   for (int32_t p = 0; p < partitions_; ++p) all.push_back(p);
-  auto snapshots = store_->load_snapshots(all, options_.dedupe_window);
+  // The rooms only (a window of 0): each partition's fold state is loaded when it is read.
+  auto snapshots = store_->load_snapshots(all, 0);
   if (!snapshots) {
-    throw std::runtime_error("cannot load the snapshot from PostgreSQL: " +
-                             snapshots.error().message);
+    throw std::runtime_error("cannot load the rooms from PostgreSQL: " + snapshots.error().message);
   }
-  std::map<int32_t, int64_t> start;
-  {
-    std::lock_guard lock(state_mu_);
-    for (auto& snap : *snapshots) {
-      start[snap.partition] = snap.next_offset;
-      index_floor_[snap.partition] = snap.next_offset;
-      folded_next_[snap.partition] = snap.next_offset;
-      for (const auto& [room, seq] : snap.heads) heads_[room] = seq;
-      loaded_rooms_.insert(loaded_rooms_.end(), snap.rooms.begin(), snap.rooms.end());
-      fold_.load(std::move(snap));
-    }
+  for (auto& snap : *snapshots) {
+    loaded_rooms_.insert(loaded_rooms_.end(), std::make_move_iterator(snap.rooms.begin()),
+                         std::make_move_iterator(snap.rooms.end()));
   }
-  start_ = std::move(start);
+  followed_ = std::make_unique<std::atomic<bool>[]>(static_cast<size_t>(partitions_));
+  backlog_end_.assign(static_cast<size_t>(partitions_), 0);
 }
 
 void ClusterLog::follow() {
@@ -81,8 +75,9 @@ void ClusterLog::follow() {
   callbacks.on_error = [](int32_t partition, Errc, const std::string& error) {
     spdlog::error("log tail, partition {}: {}", partition, error);
   };
-  tail_ = std::make_unique<KafkaTail>(kafka_, kafka_.messages(), start_, std::move(callbacks),
-                                      kStartTimeoutMs, kLogTailFetch);
+  tail_ = std::make_unique<KafkaTail>(kafka_, kafka_.messages(), std::map<int32_t, int64_t>{},
+                                      std::move(callbacks), kStartTimeoutMs, kLogTailFetch,
+                                      TailScope::given_partitions);
   sweeper_ = std::thread([this] { sweep_loop(); });
 }
 
@@ -109,6 +104,10 @@ bool ClusterLog::caught_up() const {
   return tail_ && tail_->caught_up() && tail_->stuck().empty();
 }
 
+size_t ClusterLog::followed_partitions() const {
+  return tail_ ? tail_->assigned() : 0;
+}
+
 int32_t ClusterLog::partition_of(const std::string& room) const {
   return kafka_partition_for_key(room, partitions_);
 }
@@ -120,22 +119,30 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
   std::vector<std::pair<uint64_t, Folded>> answers;
   std::vector<RoomChange> changes;
   std::vector<std::pair<int32_t, int64_t>> indexed;  // (partition, offset) of each message
+  std::vector<RoomChange> own;                       // the changes this instance's commands made
+  std::vector<size_t> quiet;        // messages of a loaded partition's backlog: no fan-out
   std::map<int32_t, int64_t> next;  // folded_next_, once the changes reached the directory
-  // The fold is the tail thread's alone: decoding and folding take no lock, so a worker asking
-  // for a head never waits behind a batch of JSON. The lock only publishes the products.
+  // Decoding and folding take no lock a worker waits on, so a worker asking for a head never
+  // waits behind a batch of JSON; fold_mu_ is only ever taken by a partition's load besides.
+  // state_mu_ only publishes the products.
+  std::unique_lock fold_lock(fold_mu_);
   for (const Consumed& c : batch) {
     next[c.partition] = c.offset + 1;
     FoldStep step = fold_consumed(fold_, c);
     if (step.kind != FoldStep::Kind::folded) continue;
     folded_.fetch_add(1, std::memory_order_relaxed);
     Folded& outcome = step.outcome;
+    // A loaded partition's backlog: what was committed before the load is no news here.
+    const bool backlog = c.offset < backlog_end_[static_cast<size_t>(c.partition)];
     switch (outcome.kind) {
       case Folded::Kind::message:
         indexed.emplace_back(c.partition, c.offset);
         messages.push_back(outcome.message);
+        if (backlog) quiet.push_back(messages.size() - 1);
         break;
       case Folded::Kind::room_created:
-        changes.push_back(RoomChange::created(outcome.room));
+        changes.push_back(backlog ? RoomChange::loaded(outcome.room)
+                                  : RoomChange::created(outcome.room));
         break;
       case Folded::Kind::member_added:
         changes.push_back(RoomChange::added(outcome.room.name, outcome.member));
@@ -144,9 +151,14 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
         break;
     }
     if (step.record->origin == options_.origin) {
+      bool changed =
+          outcome.kind == Folded::Kind::room_created || outcome.kind == Folded::Kind::member_added;
+      if (changed) own.push_back(changes.back());
       answers.emplace_back(step.record->request, std::move(outcome));
     }
   }
+  fold_lock.unlock();
+  count(Metrics::global().log_records_folded_total, batch.size());
   {
     std::lock_guard lock(state_mu_);
     for (size_t k = 0; k < messages.size(); ++k) {
@@ -165,11 +177,28 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
   for (const auto& change : changes) {
     if (room_sink_) room_sink_(change);
   }
+  for (const auto& change : own) {
+    if (own_change_sink_) own_change_sink_(change);
+  }
   {
     std::lock_guard lock(state_mu_);
     for (const auto& [partition, offset] : next) folded_next_[partition] = offset;
   }
   folded_cv_.notify_all();
+  if (!quiet.empty()) {
+    // Nobody here joined these rooms before the load: every joiner replays up to a head
+    // read after it.
+    std::vector<Message> live;
+    size_t q = 0;
+    for (size_t k = 0; k < messages.size(); ++k) {
+      if (q < quiet.size() && quiet[q] == k) {
+        ++q;
+      } else {
+        live.push_back(std::move(messages[k]));
+      }
+    }
+    messages.swap(live);
+  }
   if (!messages.empty() && sink_) sink_(std::move(messages));
   for (auto& [request, outcome] : answers) answer(request, outcome);
 }

@@ -1,11 +1,17 @@
 #pragma once
 // The cluster's message log and room catalog: Kafka is the log, PostgreSQL the history.
 //
-// Every change is a record produced to the messages topic, keyed by its room. Every instance
-// tails every partition and folds each record with the same LogFold from the same snapshot, so
-// each instance decides alone, and all decide the same (log_fold.h). The origin of a record
-// answers its command when its own tail folds it: the result is then the cluster's decision
-// (a duplicate, a refusal, an expiry), not just the broker's acknowledgement.
+// Every change is a record produced to the messages topic, keyed by its room. An instance
+// tails the partitions its clients use and folds each record with the same LogFold from the same
+// snapshot, so each instance decides alone, and all decide the same (log_fold.h). The origin of
+// a record answers its command when its own tail folds it: the result is then the cluster's
+// decision (a duplicate, a refusal, an expiry), not just the broker's acknowledgement.
+//
+// A partition is read only once a command needs one of its rooms (a join, a send, a read, an
+// access check to confirm): it is then loaded from PostgreSQL's snapshot at the persisted offset
+// and folded from there up to the log's end, and the commands on it wait for that, in order
+// (cluster_log_partitions.cpp). So an instance pays nothing for rooms none of its clients uses:
+// the cluster's capacity grows with its instances (docs/scaling.md, "Capacity").
 //
 // History comes from PostgreSQL up to what the persister stored, and from Kafka itself past it.
 // Which records past it were a room's messages (and not refusals, duplicates or expired sends)
@@ -66,17 +72,28 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
              std::shared_ptr<PgStore> store, ClockPtr clock, BlockingExecutorPtr readers);
   ~ClusterLog() override;
 
-  /// Loads the fold's snapshot from PostgreSQL (rooms, heads, the dedupe window, the offsets it
-  /// stands for). Blocking; throws if PostgreSQL or Kafka cannot be reached (start-up).
+  /// Loads the room catalog from PostgreSQL (the directory's start; a partition's fold state is
+  /// loaded when it is first read). Blocking; throws if PostgreSQL or Kafka cannot be reached
+  /// (start-up).
   void load();
-  /// Starts tailing the log from the snapshot. The sinks must be registered by then.
+  /// Starts the tail (with no partition: they are added as commands need them). The sinks must
+  /// be registered by then.
   void follow();
   void stop();
 
-  /// The tail has reached the end of the log as it was at start, and reads every partition.
+  /// The tail runs and can read every partition it follows.
   bool caught_up() const;
   /// Records folded so far (a gauge, and a readiness hint).
   uint64_t folded() const { return folded_.load(std::memory_order_relaxed); }
+  /// Partitions this instance reads (a gauge).
+  size_t followed_partitions() const;
+  /// The log's partitions (after load()).
+  int32_t partitions() const { return partitions_; }
+  /// Reads @p partition from now on, as a command on one of its rooms would (tests, warm-up):
+  /// @p done once it is folded up to the log's end.
+  void follow_partition(int32_t partition, std::function<void(Status)> done) {
+    when_followed(partition, std::move(done));
+  }
 
   // MessageLog
   void append(AppendRequest request, std::function<void(Result<Appended>)> done) override;
@@ -96,6 +113,11 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   void add_member(std::string room, std::string user, std::string invited_by,
                   std::function<void(Status)> done) override;
   void on_change(std::function<void(const RoomChange&)> sink) override;
+  /// Gets the changes this instance's own commands made, once folded (before their callers
+  /// hear): the instances that do not read the partition learn them from the events topic.
+  void on_own_change(std::function<void(const RoomChange&)> sink) {
+    own_change_sink_ = std::move(sink);
+  }
   /// Waits (up to ~2 s, on a reader thread) until this instance has folded the room's
   /// partition up to its high watermark and told the directory, then calls @p done.
   void sync(std::string room, std::function<void()> done) override;
@@ -116,7 +138,21 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
     int64_t delivered_at = 0;       // steady ms
     int64_t unknown_since = 0;      // steady ms: its delivery failed, it may be in the log
     int64_t first_produced_ms = 0;  // steady ms
+    bool produced = false;          // handed to the producer (not waiting for its partition)
   };
+
+  // Reading a partition: not yet, being loaded (commands wait, in order), or read.
+  struct PartitionFollow {
+    bool loading = false;
+    std::vector<std::function<void(Status)>> waiters;
+  };
+  /// Calls @p then once @p partition is read and folded up to the log's end as it was when the
+  /// load began (at once if it is read already), or with the load's error. In call order.
+  void when_followed(int32_t partition, std::function<void(Status)> then);
+  void start_following(int32_t partition);
+  Status load_partition(int32_t partition);
+  /// submit(), then produce() once the record's partition is read.
+  void submit_when_followed(Pending pending);
 
   void produce(uint64_t request);
   void on_delivery(uint64_t request, const Delivery& d);
@@ -136,6 +172,8 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   };
   void read_page(std::string room, int64_t bound, int limit, bool forward, int attempts,
                  std::function<void(Result<Page>)> done);
+  void read_followed_page(std::string room, int64_t bound, int limit, bool forward, int attempts,
+                          std::function<void(Result<Page>)> done);
   void on_pg_page(std::string room, int64_t bound, int limit, bool forward, int attempts,
                   Result<PgPage> r, std::function<void(Result<Page>)> done);
   TailPlan plan_tail(const std::string& room, int64_t persisted, int64_t bound, int limit,
@@ -144,7 +182,9 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
                                          const std::vector<int64_t>& offsets);
   void trim_index(int32_t partition, int64_t persisted_next);
   int64_t head_of(const std::string& room) const;
-  void catch_up(int32_t partition);
+  /// Waits (up to @p timeout_ms) until the fold reached @p partition's end as it is now; false
+  /// if it did not (or the end could not be read).
+  bool catch_up(int32_t partition, int timeout_ms = 2000);
 
   ClusterLogOptions options_;
   KafkaOptions kafka_;
@@ -157,11 +197,22 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
 
   std::function<void(std::vector<Message>)> sink_;
   std::function<void(const RoomChange&)> room_sink_;
+  std::function<void(const RoomChange&)> own_change_sink_;
 
-  // Tail thread only.
+  // Which partitions are read: followed_[p] is set once p is loaded and its waiters ran (the
+  // commands' fast path reads it without a lock); follow_mu_ orders the load and its waiters.
+  std::unique_ptr<std::atomic<bool>[]> followed_;
+  std::mutex follow_mu_;
+  std::map<int32_t, PartitionFollow> follows_;
+
+  // The tail thread's, and a partition's load's (fold_mu_: uncontended but for a load).
+  std::mutex fold_mu_;
   LogFold fold_;
+  // Per partition: the log's end when its load began. The records below it are the backlog
+  // the load folds: they reach heads, the index and the directory, not the fan-out (no client
+  // here joined the partition's rooms before; a joiner replays up to a head read after it).
+  std::vector<int64_t> backlog_end_;
   std::unique_ptr<KafkaTail> tail_;
-  std::map<int32_t, int64_t> start_;  // where the snapshot ends, per partition
   int32_t partitions_ = 0;
 
   // The commands waiting for their records: any thread.

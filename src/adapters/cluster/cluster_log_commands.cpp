@@ -21,8 +21,20 @@ uint64_t ClusterLog::submit(Pending pending) {
   pending.record.origin = options_.origin;
   pending.record.request = request;
   pending.first_produced_ms = clock_->steady_ms();
+  if (pending.record.deadline_ms != 0) deadlines_.emplace(pending.record.deadline_ms, request);
   pending_.emplace(request, std::move(pending));
   return request;
+}
+
+void ClusterLog::submit_when_followed(Pending pending) {
+  int32_t partition = partition_of(pending.record.room);
+  uint64_t request = submit(std::move(pending));
+  when_followed(partition, [this, request](Status loaded) {
+    if (loaded) return produce(request);
+    // Nothing was produced: a retry is safe.
+    fail(request, make_error(Errc::unavailable,
+                             "cannot read the room's part of the log: " + loaded.error().message));
+  });
 }
 
 void ClusterLog::produce(uint64_t request) {
@@ -31,11 +43,10 @@ void ClusterLog::produce(uint64_t request) {
   {
     std::lock_guard lock(pending_mu_);
     auto it = pending_.find(request);
-    if (it == pending_.end()) return;
+    if (it == pending_.end()) return;  // answered while it waited for its partition
+    it->second.produced = true;
     key = it->second.record.room;
     value = encode_record(it->second.record);
-    if (it->second.record.deadline_ms != 0)
-      deadlines_.emplace(it->second.record.deadline_ms, request);
   }
   Status st = producer_->produce(kafka_.messages(), std::move(key), std::move(value),
                                  [this, request](const Delivery& d) { on_delivery(request, d); });
@@ -60,7 +71,7 @@ void ClusterLog::append(AppendRequest request, std::function<void(Result<Appende
   p.record.client_msg_id = std::move(request.client_msg_id);
   p.record.msg_id = random_hex(8);
   p.on_send = std::move(done);
-  produce(submit(std::move(p)));
+  submit_when_followed(std::move(p));
 }
 
 void ClusterLog::create_room(Room room, bool if_absent, std::function<void(Status)> done) {
@@ -76,7 +87,7 @@ void ClusterLog::create_room(Room room, bool if_absent, std::function<void(Statu
   }
   p.if_absent = if_absent;
   p.on_room = std::move(done);
-  produce(submit(std::move(p)));
+  submit_when_followed(std::move(p));
 }
 
 void ClusterLog::add_member(std::string room, std::string user, std::string invited_by,
@@ -87,7 +98,7 @@ void ClusterLog::add_member(std::string room, std::string user, std::string invi
   p.record.target = std::move(user);
   p.record.user = std::move(invited_by);
   p.on_room = std::move(done);
-  produce(submit(std::move(p)));
+  submit_when_followed(std::move(p));
 }
 
 void ClusterLog::on_delivery(uint64_t request, const Delivery& d) {
@@ -201,17 +212,22 @@ void ClusterLog::sweep_loop() {
     bool trim = false;
     std::vector<uint64_t> unknown;
     std::vector<uint64_t> late;
+    std::vector<uint64_t> unsent;  // past their deadline, still waiting for their partition
     {
       std::lock_guard lock(pending_mu_);
       // deadlines_ holds only unanswered commands, each for at most ttl_grace_ms past its
       // deadline: this walk is short.
       for (auto it = deadlines_.begin(); it != deadlines_.end() && it->first < wall; ++it) {
+        auto p = pending_.find(it->second);
+        if (p != pending_.end() && !p->second.produced) {
+          unsent.push_back(it->second);
+          continue;
+        }
         if (it->first + options_.ttl_grace_ms < wall) {
           late.push_back(it->second);
           continue;
         }
         if (it->first <= purged_through_) continue;
-        auto p = pending_.find(it->second);
         if (p != pending_.end() && !p->second.delivered && p->second.unknown_since == 0) {
           overdue = true;
         }
@@ -236,6 +252,10 @@ void ClusterLog::sweep_loop() {
         if (!r) return;
         for (const auto& [partition, next] : *r) trim_index(partition, next);
       });
+    }
+    // Never produced (and if its partition's load ends now, the fold finds it expired anyway).
+    for (uint64_t request : unsent) {
+      fail(request, make_error(Errc::timeout, "the log could not take it before its ttl"));
     }
     for (uint64_t request : late) {
       fail(request, unknown_outcome("the log did not confirm the command within its ttl"));

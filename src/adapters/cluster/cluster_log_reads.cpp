@@ -36,7 +36,11 @@ int64_t ClusterLog::head_of(const std::string& room) const {
 }
 
 void ClusterLog::head(std::string room, std::function<void(Result<int64_t>)> done) {
-  done(head_of(room));
+  int32_t partition = partition_of(room);
+  when_followed(partition, [this, room = std::move(room), done = std::move(done)](Status read) {
+    if (!read) return done(read.error());
+    done(head_of(room));
+  });
 }
 
 // What the persister stored no longer needs the index: PostgreSQL serves it. A read that got
@@ -60,18 +64,22 @@ void ClusterLog::trim_index(int32_t partition, int64_t persisted_next) {
 // A read sees every message acknowledged before it, whichever instance acknowledged it: it first
 // waits (briefly) for this instance's tail to fold its partition up to the log's end as it is
 // now. A send is acknowledged only once committed, so the high watermark covers it.
-void ClusterLog::catch_up(int32_t partition) {
+bool ClusterLog::catch_up(int32_t partition, int timeout_ms) {
   auto high = producer_->high_watermark(kafka_.messages(), partition, kCatchUpMs);
-  if (!high) return;  // Kafka away: read what this instance has
+  if (!high) return false;  // Kafka away: read what this instance has
   std::unique_lock lock(state_mu_);
-  folded_cv_.wait_for(lock, std::chrono::milliseconds(kCatchUpMs),
-                      [&] { return stopping_.load() || folded_next_[partition] >= *high; });
+  return folded_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return stopping_.load() || folded_next_[partition] >= *high;
+  }) && !stopping_.load();
 }
 
 void ClusterLog::sync(std::string room, std::function<void()> done) {
-  readers_->run([this, room = std::move(room), done = std::move(done)] {
-    catch_up(partition_of(room));
-    done();
+  int32_t partition = partition_of(room);
+  when_followed(partition, [this, partition, done = std::move(done)](Status) {
+    readers_->run([this, partition, done = std::move(done)] {
+      catch_up(partition);
+      done();
+    });
   });
 }
 
@@ -89,6 +97,20 @@ void ClusterLog::read_before(std::string room, int64_t before, int limit,
 
 void ClusterLog::read_page(std::string room, int64_t bound, int limit, bool forward, int attempts,
                            std::function<void(Result<Page>)> done) {
+  if (attempts < kPageAttempts) {
+    return read_followed_page(std::move(room), bound, limit, forward, attempts, std::move(done));
+  }
+  // The index past the persisted offset is the fold's: the partition is read first.
+  int32_t partition = partition_of(room);
+  when_followed(partition, [this, room = std::move(room), bound, limit, forward, attempts,
+                            done = std::move(done)](Status read) mutable {
+    if (!read) return done(read.error());
+    read_followed_page(std::move(room), bound, limit, forward, attempts, std::move(done));
+  });
+}
+
+void ClusterLog::read_followed_page(std::string room, int64_t bound, int limit, bool forward,
+                                    int attempts, std::function<void(Result<Page>)> done) {
   readers_->run([this, room = std::move(room), bound, limit, forward, attempts,
                  done = std::move(done)]() mutable {
     int32_t partition = partition_of(room);

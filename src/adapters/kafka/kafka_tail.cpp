@@ -32,7 +32,7 @@ Errc errc_of_consume(rd_kafka_resp_err_t err) {
 
 KafkaTail::KafkaTail(const KafkaOptions& options, std::string topic,
                      std::map<int32_t, int64_t> start, TailCallbacks callbacks, int timeout_ms,
-                     const std::vector<KafkaProperty>& tuning)
+                     const std::vector<KafkaProperty>& tuning, TailScope scope)
     : topic_(std::move(topic)), mac_(options.mac), callbacks_(std::move(callbacks)) {
   // group.id only because rd_kafka_assign needs one; the tail never joins the group and never
   // commits.
@@ -57,6 +57,8 @@ KafkaTail::KafkaTail(const KafkaOptions& options, std::string topic,
 
   KafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(partitions_));
   for (int32_t p = 0; p < partitions_; ++p) {
+    auto it = start.find(p);
+    if (scope == TailScope::given_partitions && it == start.end()) continue;
     int64_t low = 0, high = 0;
     rd_kafka_resp_err_t err;
     // Right after a topic is created, or during a leader election, a partition answers "not
@@ -71,12 +73,12 @@ KafkaTail::KafkaTail(const KafkaOptions& options, std::string topic,
                                ": " + rd_kafka_err2str(err));
     }
     start_high_[p] = high;
-    auto it = start.find(p);
     positions_[p] = it != start.end() ? it->second : low;
     rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset =
         it != start.end() ? it->second : RD_KAFKA_OFFSET_BEGINNING;
   }
-  rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), list.get());
+  rd_kafka_resp_err_t err =
+      list->cnt > 0 ? rd_kafka_assign(rk_.get(), list.get()) : RD_KAFKA_RESP_ERR_NO_ERROR;
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw std::runtime_error("kafka tail: assign " + topic_ + ": " + rd_kafka_err2str(err));
   }
@@ -93,6 +95,29 @@ std::map<int32_t, int64_t> KafkaTail::positions() const {
   return positions_;
 }
 
+size_t KafkaTail::assigned() const {
+  std::lock_guard lock(mu_);
+  return positions_.size();
+}
+
+bool KafkaTail::add(int32_t partition, int64_t offset) {
+  if (partition < 0 || partition >= partitions_) return false;
+  // Under mu_, so that retry_stuck's whole assignment cannot be built without it and applied
+  // after it.
+  std::lock_guard lock(mu_);
+  if (positions_.count(partition) > 0) return false;
+  KafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), partition)->offset = offset;
+  if (rd_kafka_error_t* error = rd_kafka_incremental_assign(rk_.get(), list.get())) {
+    spdlog::error("kafka tail {}: add partition {}: {}", topic_, partition,
+                  rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return false;
+  }
+  positions_[partition] = offset;
+  return true;
+}
+
 std::map<int32_t, std::string> KafkaTail::stuck() const {
   std::lock_guard lock(mu_);
   return stuck_;
@@ -106,12 +131,10 @@ void KafkaTail::retry_stuck() {
   if (now < next_retry_) return;
   next_retry_ = now + kStuckRetry;
   KafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(partitions_));
-  {
-    std::lock_guard lock(mu_);
-    if (stuck_.empty()) return;
-    for (const auto& [p, next] : positions_) {
-      rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset = next;
-    }
+  std::lock_guard lock(mu_);
+  if (stuck_.empty()) return;
+  for (const auto& [p, next] : positions_) {
+    rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), p)->offset = next;
   }
   if (rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), list.get())) {
     spdlog::warn("kafka tail {}: assign again: {}", topic_, rd_kafka_err2str(err));

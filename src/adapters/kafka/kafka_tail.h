@@ -1,8 +1,10 @@
 #pragma once
 // The tail of one topic: a consumer outside any consumer group (rd_kafka_assign, no
-// subscribe, no commits) assigned to every partition at the offsets its owner gives, so every
-// instance reads the whole log from where its snapshot ends. One thread polls and hands the
-// records to the sink in batches, in offset order within each partition.
+// subscribe, no commits) assigned to the partitions its owner gives, at the offsets it gives:
+// every partition (the events and results topics), or only those its owner has interest in,
+// added one by one as that interest arises (the log: an instance reads the partitions of the
+// rooms its clients use). One thread polls and hands the records to the sink in batches, in
+// offset order within each partition.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -31,10 +33,15 @@ struct TailCallbacks {
   std::function<void(int32_t partition, Errc code, const std::string& error)> on_error;
 };
 
+// Which partitions a tail reads from the start: all of them (a partition missing from the
+// start map from its beginning), or only those in the start map (more come with add()).
+enum class TailScope { every_partition, given_partitions };
+
 class KafkaTail {
  public:
-  /// Reads the topic's partitions and high watermarks (blocking, start-up), assigns every
-  /// partition at @p start (a missing partition: from the beginning) and starts the thread.
+  /// Reads the topic's partitions and high watermarks (blocking, start-up), assigns the
+  /// partitions of @p scope at @p start (with every_partition, a missing one from the
+  /// beginning) and starts the thread.
   /// Defaults: fetch.wait.max.ms=100 (a real broker answers a waiting fetch as soon as a record
   /// arrives, so this costs no latency; 10 made three idle instances cost a broker 15 % of a
   /// core in empty fetches, 100 costs 4 %), enable.partition.eof=true, enable.auto.commit=false,
@@ -44,12 +51,19 @@ class KafkaTail {
   /// @p timeout_ms.
   KafkaTail(const KafkaOptions& options, std::string topic, std::map<int32_t, int64_t> start,
             TailCallbacks callbacks, int timeout_ms = 10000,
-            const std::vector<KafkaProperty>& tuning = {});
+            const std::vector<KafkaProperty>& tuning = {},
+            TailScope scope = TailScope::every_partition);
   ~KafkaTail();
   KafkaTail(const KafkaTail&) = delete;
   KafkaTail& operator=(const KafkaTail&) = delete;
 
   int32_t partitions() const { return partitions_; }
+  /// Starts reading @p partition at @p offset, without touching the others (any thread). False
+  /// if it is read already, or does not exist. caught_up() is about the start only: whoever
+  /// adds a partition waits for its records itself.
+  bool add(int32_t partition, int64_t offset);
+  /// How many partitions are read.
+  size_t assigned() const;
   /// The next offset of each partition: past the last record handed to the sink, or the end
   /// the broker reported.
   std::map<int32_t, int64_t> positions() const;
@@ -75,8 +89,9 @@ class KafkaTail {
   KafkaHandlePtr rk_;
   int32_t partitions_ = 0;
   std::map<int32_t, int64_t> start_high_;
+  // Guards positions_ and stuck_, and orders the assignment's changes (add, retry_stuck).
   mutable std::mutex mu_;
-  std::map<int32_t, int64_t> positions_;                // guarded by mu_
+  std::map<int32_t, int64_t> positions_;                // the partitions read; guarded by mu_
   std::map<int32_t, std::string> stuck_;                // guarded by mu_
   std::chrono::steady_clock::time_point next_retry_{};  // the tail's thread only
   std::atomic<bool> caught_up_{false};

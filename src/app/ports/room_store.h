@@ -14,12 +14,15 @@
 namespace parley {
 
 struct RoomChange {
-  enum class Kind { room_created, member_added };
+  // room_loaded: not news, but the store's state of a room read again (a cluster instance that
+  // starts reading a partition): the directory takes the room and its members, nobody is told.
+  enum class Kind { room_created, member_added, room_loaded };
   Kind kind = Kind::room_created;
-  Room room;           // room_created: the new room; member_added: its name (and kind)
+  Room room;           // room_created, room_loaded: the room; member_added: its name (and kind)
   std::string member;  // member_added
 
   static RoomChange created(Room room) { return {Kind::room_created, std::move(room), {}}; }
+  static RoomChange loaded(Room room) { return {Kind::room_loaded, std::move(room), {}}; }
   static RoomChange added(std::string room, std::string user) {
     RoomChange c{Kind::member_added, {}, std::move(user)};
     c.room.name = std::move(room);

@@ -370,6 +370,53 @@ TEST(KafkaTail, StartsAtTheGivenOffsets) {
   EXPECT_EQ(sink.by_partition[p].back().offset, 59);
 }
 
+TEST(KafkaTail, ReadsOnlyTheGivenPartitionsAndThoseAddedLater) {
+  auto o = topics("tailscope");
+  auto reports = produce_all(o, o.messages(), 200, 25);
+  std::map<int32_t, int64_t> high;
+  for (const auto& r : reports) high[r.partition] = std::max(high[r.partition], r.offset + 1);
+  ASSERT_GE(high.size(), 2u);
+  const int32_t first = high.begin()->first;
+  const int32_t later = std::next(high.begin())->first;
+
+  Sink sink;
+  KafkaTail tail(o, o.messages(), {{first, 0}}, sink.callbacks(), 10000, {},
+                 TailScope::given_partitions);
+  EXPECT_EQ(tail.assigned(), 1u);
+  ASSERT_TRUE(eventually([&] { return tail.caught_up(); }, 10000));
+  ASSERT_TRUE(eventually([&] { return sink.size() == size_t(high[first]); }, 10000));
+  {
+    std::lock_guard lock(sink.mu);
+    EXPECT_EQ(sink.by_partition.size(), 1u) << "records of a partition it was not given";
+  }
+
+  // Added from the middle: its records from there on, in order; the first one goes on.
+  const int64_t from = high[later] / 2;
+  EXPECT_TRUE(tail.add(later, from));
+  EXPECT_FALSE(tail.add(later, 0)) << "a partition read already is not added twice";
+  EXPECT_FALSE(tail.add(kPartitions, 0)) << "no such partition";
+  EXPECT_EQ(tail.assigned(), 2u);
+  ASSERT_TRUE(
+      eventually([&] { return sink.size() == size_t(high[first] + high[later] - from); }, 10000));
+  std::string key;  // one of the added partition's
+  for (int k = 0; key.empty() && k < 1000; ++k) {
+    if (kafka_partition_for_key("key" + std::to_string(k), kPartitions) == later) {
+      key = "key" + std::to_string(k);
+    }
+  }
+  KafkaProducer producer(o);
+  ASSERT_TRUE(producer.produce(o.messages(), key, "after", nullptr).ok());
+  ASSERT_TRUE(eventually(
+      [&] { return sink.size() == size_t(high[first] + high[later] - from + 1); }, 10000));
+  std::lock_guard lock(sink.mu);
+  const auto& added = sink.by_partition[later];
+  ASSERT_FALSE(added.empty());
+  EXPECT_EQ(added.front().offset, from);
+  for (size_t i = 1; i < added.size(); ++i) EXPECT_EQ(added[i].offset, added[i - 1].offset + 1);
+  EXPECT_EQ(sink.by_partition.size(), 2u);
+  EXPECT_TRUE(sink.errors.empty());
+}
+
 TEST(KafkaTail, EmptyTopicIsCaughtUpAtOnce) {
   auto o = topics("tailempty");
   Sink sink;
