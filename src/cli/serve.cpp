@@ -123,6 +123,11 @@ void add_cluster_flags(CLI::App& cmd, ClusterFlags& f) {
   cmd.add_option("--dedupe-window", f.dedupe_window,
                  "Cluster: offsets per partition within which a client_msg_id is remembered")
       ->capture_default_str();
+  cmd.add_option("--log-fetch-wait-ms", f.log_fetch_wait_ms,
+                 "Cluster instances: how long the broker may hold the log's fetches to batch "
+                 "records (adds up to this to a message's way across instances)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   cmd.add_option("--cluster-key-file", f.cluster_key_file,
                  "Cluster: the key that signs every Kafka record (64 hex digits), the same file "
                  "for every role (default: one kept in PostgreSQL)");

@@ -25,6 +25,7 @@ struct ClusterFlags {
   int replication = 0;                    // 0: min(3, brokers)
   int64_t dedupe_window = 100000;         // offsets per partition a client_msg_id is remembered
   std::string cluster_key_file;           // the record key (default: kept in PostgreSQL)
+  int log_fetch_wait_ms = 5;              // instances: how long the log's fetches may wait
 
   bool enabled() const { return !kafka.empty() || !postgres.empty(); }
 };

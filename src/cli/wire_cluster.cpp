@@ -92,6 +92,7 @@ Wiring wire_cluster(const ServeOptions& o, Services& services, const std::string
   ClusterLogOptions log_options;
   log_options.origin = origin_of(instance);
   log_options.dedupe_window = o.cluster.dedupe_window;
+  log_options.fetch_wait_ms = o.cluster.log_fetch_wait_ms;
   // History reads may wait for Kafka (a watermark, a range past PostgreSQL): threads of their
   // own, so that they never hold up password hashing on services.blocking.
   auto readers = std::make_shared<ThreadPoolExecutor>(4);

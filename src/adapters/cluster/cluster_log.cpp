@@ -20,12 +20,8 @@ namespace {
 
 constexpr int kStartTimeoutMs = 15000;
 
-// The log's tail fetches in batches: the broker answers once 16 KB wait or after 5 ms, instead
-// of once per record. Every instance reads every record, so this is what an instance pays per
-// message. 5 ms adds at most 5 ms to a message's way across instances, and costs an idle
-// instance 200 empty fetches a second (docs/scaling.md, "Capacity", measures the trade).
-const std::vector<KafkaProperty> kLogTailFetch = {{"fetch.min.bytes", "16384"},
-                                                  {"fetch.wait.max.ms", "5"}};
+// The log's tail fetches in batches (ClusterLogOptions::fetch_wait_ms).
+constexpr const char* kLogTailFetchBytes = "16384";
 
 }  // namespace
 
@@ -75,8 +71,15 @@ void ClusterLog::follow() {
   callbacks.on_error = [](int32_t partition, Errc, const std::string& error) {
     spdlog::error("log tail, partition {}: {}", partition, error);
   };
+  // Connected to every broker, not only to the leaders of the partitions it reads: when a
+  // leader dies silently, the new leader's metadata comes over a connection already up, instead
+  // of after a connection attempt to the dead one (seconds added to the failover).
+  const std::vector<KafkaProperty> fetch = {
+      {"fetch.min.bytes", kLogTailFetchBytes},
+      {"fetch.wait.max.ms", std::to_string(options_.fetch_wait_ms)},
+      {"enable.sparse.connections", "false"}};
   tail_ = std::make_unique<KafkaTail>(kafka_, kafka_.messages(), std::map<int32_t, int64_t>{},
-                                      std::move(callbacks), kStartTimeoutMs, kLogTailFetch,
+                                      std::move(callbacks), kStartTimeoutMs, fetch,
                                       TailScope::given_partitions);
   sweeper_ = std::thread([this] { sweep_loop(); });
 }

@@ -64,6 +64,11 @@ struct ClusterLogOptions {
   // taken but not folded here yet) is answered `unavailable` with an unknown outcome: every ttl
   // answer comes within ttl + about a second (PROTOCOL.md).
   int64_t ttl_grace_ms = 700;
+  // The tail's fetches: the broker answers once 16 KB wait or after this many ms, instead of
+  // once per record. It adds at most this to a message's way across instances, and an instance
+  // reading any partition makes 1000 / fetch_wait_ms fetches a second, idle or not
+  // (docs/scaling.md, "Capacity", measures the trade).
+  int fetch_wait_ms = 5;
 };
 
 class ClusterLog final : public MessageLog, public HistoryStore, public RoomStore {
