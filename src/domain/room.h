@@ -2,10 +2,31 @@
 // Rooms and who may use them. The access rule lives here, in one place.
 #include <set>
 #include <string>
+#include <string_view>
 
 namespace parley {
 
 enum class RoomKind { public_room, private_room, direct };
+
+/// The kind's name where rooms are stored or sent as text: "public", "private" or "dm".
+inline const char* room_kind_name(RoomKind kind) {
+  switch (kind) {
+    case RoomKind::private_room:
+      return "private";
+    case RoomKind::direct:
+      return "dm";
+    case RoomKind::public_room:
+      break;
+  }
+  return "public";
+}
+
+/// The kind named @p name (room_kind_name); anything else is public.
+inline RoomKind room_kind_of(std::string_view name) {
+  if (name == "private") return RoomKind::private_room;
+  if (name == "dm") return RoomKind::direct;
+  return RoomKind::public_room;
+}
 
 struct Room {
   std::string name;

@@ -48,23 +48,6 @@ std::vector<Pair> ungrouped(const json::object& o, const char* key) {
   return pairs;
 }
 
-const char* kind_name(RoomKind kind) {
-  switch (kind) {
-    case RoomKind::private_room:
-      return "private";
-    case RoomKind::direct:
-      return "dm";
-    default:
-      return "public";
-  }
-}
-
-RoomKind kind_of(const std::string& name) {
-  if (name == "private") return RoomKind::private_room;
-  if (name == "dm") return RoomKind::direct;
-  return RoomKind::public_room;
-}
-
 uint64_t number(const json::object& o, const char* key) {
   const json::value* v = o.if_contains(key);
   if (v && v->is_uint64()) return v->as_uint64();
@@ -148,7 +131,7 @@ void ClusterEvents::publish_room_change(const RoomChange& change) {
     json::array members;
     for (const auto& m : room.members) members.push_back(json::string(m));
     o["t"] = "c";
-    o["k"] = kind_name(room.kind);
+    o["k"] = room_kind_name(room.kind);
     o["b"] = room.created_by;
     o["m"] = std::move(members);
   } else if (change.kind == RoomChange::Kind::member_added) {
@@ -193,7 +176,7 @@ void ClusterEvents::on_records(std::vector<Consumed>&& records) {
     } else if (type == "c" && room_changes_) {
       Room room;
       room.name = str("r");
-      room.kind = kind_of(str("k"));
+      room.kind = room_kind_of(str("k"));
       room.created_by = str("b");
       if (const json::value* m = o.if_contains("m"); m && m->is_array()) {
         for (const auto& u : m->as_array()) {

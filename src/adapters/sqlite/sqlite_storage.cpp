@@ -32,24 +32,6 @@ Error db_error(sqlite::Db& db, const char* what) {
   return make_error(Errc::unavailable, std::string("storage error: ") + what);
 }
 
-const char* kind_name(RoomKind k) {
-  switch (k) {
-    case RoomKind::public_room:
-      return "public";
-    case RoomKind::private_room:
-      return "private";
-    case RoomKind::direct:
-      return "dm";
-  }
-  return "public";
-}
-
-RoomKind kind_of(const std::string& s) {
-  if (s == "private") return RoomKind::private_room;
-  if (s == "dm") return RoomKind::direct;
-  return RoomKind::public_room;
-}
-
 Message row_message(const sqlite::Stmt& s) {
   // Column order of every message SELECT below.
   return Message{s.text(0),
@@ -385,7 +367,7 @@ void SqliteStorage::create_room(Room room, bool if_absent, std::function<void(St
             "INSERT INTO rooms(name, kind, created_by, created_at) "
             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO NOTHING");
         if (!s || s->bind(1, room.name)
-                          .bind(2, kind_name(room.kind))
+                          .bind(2, room_kind_name(room.kind))
                           .bind(3, room.created_by)
                           .bind(4, room.created_at)
                           .step() != SQLITE_DONE) {
@@ -555,7 +537,7 @@ std::vector<Room> SqliteStorage::load_rooms() {
   if (!s) throw std::runtime_error(std::string("load rooms: ") + writer_db_.last_error());
   int rc;
   while ((rc = s->step()) == SQLITE_ROW) {
-    rooms[s->text(0)] = Room{s->text(0), kind_of(s->text(1)), s->text(2), s->int64(3), {}};
+    rooms[s->text(0)] = Room{s->text(0), room_kind_of(s->text(1)), s->text(2), s->int64(3), {}};
   }
   if (rc != SQLITE_DONE)
     throw std::runtime_error(std::string("load rooms: ") + writer_db_.last_error());
