@@ -36,5 +36,10 @@ def test_roles_that_disagree_with_the_cluster_refuse_to_start(cluster_factory):
         err = start_fails([*serve, "--kafka-config", bad], f"an instance with {bad}")
         assert bad.split("=")[0] in err, err[-2000:]
 
+    # An instance's own setting is checked too: a fetch wait outside 1-1000 ms is named.
+    for bad in ("0", "5000"):
+        err = start_fails([*serve, "--log-fetch-wait-ms", bad], f"an instance with a fetch wait of {bad}")
+        assert "--log-fetch-wait-ms" in err and "1 to 1000" in err, err[-2000:]
+
     # The refused roles changed nothing: the running instance still serves.
     assert c.readyz(1) == 200
