@@ -107,10 +107,6 @@ bool ClusterLog::caught_up() const {
   return tail_ && tail_->caught_up() && tail_->stuck().empty();
 }
 
-size_t ClusterLog::followed_partitions() const {
-  return tail_ ? tail_->assigned() : 0;
-}
-
 int32_t ClusterLog::partition_of(const std::string& room) const {
   return kafka_partition_for_key(room, partitions_);
 }

@@ -90,8 +90,6 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   bool caught_up() const;
   /// Records folded so far (a gauge, and a readiness hint).
   uint64_t folded() const { return folded_.load(std::memory_order_relaxed); }
-  /// Partitions this instance reads (a gauge).
-  size_t followed_partitions() const;
   /// The log's partitions (after load()).
   int32_t partitions() const { return partitions_; }
   /// Reads @p partition from now on, as a command on one of its rooms would (tests, warm-up):
