@@ -124,12 +124,13 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
   // Decoding and folding take no lock a worker waits on, so a worker asking for a head never
   // waits behind a batch of JSON; fold_mu_ is only ever taken by a partition's load besides.
   // state_mu_ only publishes the products.
+  uint64_t folded = 0;
   std::unique_lock fold_lock(fold_mu_);
   for (const Consumed& c : batch) {
     next[c.partition] = c.offset + 1;
     FoldStep step = fold_consumed(fold_, c);
     if (step.kind != FoldStep::Kind::folded) continue;
-    folded_.fetch_add(1, std::memory_order_relaxed);
+    ++folded;
     Folded& outcome = step.outcome;
     // A loaded partition's backlog: what was committed before the load is no news here.
     const bool backlog = c.offset < backlog_end_[static_cast<size_t>(c.partition)];
@@ -157,7 +158,7 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
     }
   }
   fold_lock.unlock();
-  count(Metrics::global().log_records_folded_total, batch.size());
+  count(Metrics::global().log_records_folded_total, folded);
   {
     std::lock_guard lock(state_mu_);
     for (size_t k = 0; k < messages.size(); ++k) {

@@ -88,8 +88,6 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
 
   /// The tail runs and can read every partition it follows.
   bool caught_up() const;
-  /// Records folded so far (a gauge, and a readiness hint).
-  uint64_t folded() const { return folded_.load(std::memory_order_relaxed); }
   /// The log's partitions (after load()).
   int32_t partitions() const { return partitions_; }
   /// Reads @p partition from now on, as a command on one of its rooms would (tests, warm-up):
@@ -246,7 +244,6 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   std::unique_ptr<KafkaRangeReader> range_reader_;  // pooled consumers for the reads
   std::function<void()> read_hook_;
 
-  std::atomic<uint64_t> folded_{0};
   std::atomic<bool> stopping_{false};
   std::thread sweeper_;
 };
