@@ -117,3 +117,45 @@ def test_rooms_made_elsewhere_are_known_without_reading_their_partition(cluster_
         await retry_ok(a1, "join", room=mine)
 
     run(main(), timeout=120)
+
+
+BACKLOG = 100000
+
+
+def test_an_instance_started_while_the_persister_is_down_serves_a_room_never_stored(cluster_factory):
+    """The persister is down before the room exists, so PostgreSQL has nothing of it. i2 starts
+    then, and its first join loads the partition from an empty snapshot and folds the whole
+    backlog from the log: the resume is every acknowledged message once, in order, then live;
+    history pages the same; once a persister is back, the table holds each message once."""
+    c = cluster_factory(n=2)
+    c.stop_persister()
+    c.stop_instance(2)
+    alice = c.new_user("alice", on=1)
+    room = c.room("unstored")
+
+    async def flood():
+        a1 = await c.ws(1, alice)
+        await a1.ok("create_room", room=room)
+        return await send_many(a1, room, [f"b{k}" for k in range(BACKLOG)], window=200, timeout=T(300))
+
+    sent = run(flood(), timeout=T(360))
+    assert c.db(f"select count(*) from messages where room = '{room}'") == [["0"]]
+    c.start_instance(2)
+
+    async def resume():
+        b2 = await c.ws(2, alice)
+        j = await b2.ok("join", room=room, since=0, timeout=T(60))
+        assert j["head"] == sent[-1]["seq"], j
+        got = await b2.messages(room, BACKLOG, timeout=T(120))
+        assert [(m["seq"], m["text"]) for m in got] == [(s["seq"], f"b{k}") for k, s in enumerate(sent)]
+        a1 = await c.ws(1, alice)
+        live = await a1.ok("send", room=room, text="live")
+        m = await b2.next_frame("message", room=room, timeout=10)
+        assert (m["seq"], m["text"]) == (live["seq"], "live"), m
+        hist = await in_thread(c.history_all_http, 2, room, c.tokens[alice])
+        assert [h["seq"] for h in hist] == [s["seq"] for s in sent] + [live["seq"]]
+
+    run(resume(), timeout=T(300))
+    c.start_persister()
+    rows = c.wait_db_matches_history(room, c.tokens[alice], i=2, timeout=T(120))
+    assert len(rows) == BACKLOG + 1 and len({r["seq"] for r in rows}) == BACKLOG + 1
