@@ -1,5 +1,5 @@
 # parley: the two commands (see README.md).
-#   make run    install dependencies, build, serve on 127.0.0.1:8080 with ./data
+#   make run    install dependencies, build the server binary only, serve on 127.0.0.1:8080 with ./data
 #   make cluster  the same on a local cluster: Kafka, PostgreSQL, 3 instances, nginx on :8080
 #   make test   install dependencies, build Release, ASan+UBSan and TSan (unit tests), run every test
 #               (and the fuzzers, built with clang in build-fuzz, for PARLEY_FUZZ_SECONDS each)
@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./data
 
-.PHONY: all deps build build-asan build-tsan build-fuzz run cluster test fuzz unit integration browser bench format clean
+.PHONY: all deps build build-server build-asan build-tsan build-fuzz run cluster test fuzz unit integration browser bench format clean
 
 all: build
 
@@ -30,6 +30,11 @@ build-fuzz/CMakeCache.txt:
 build: build/CMakeCache.txt
 	cmake --build build -j $(JOBS)
 
+# Only the server binary (and the libraries it links): what `make run` and `make cluster` need.
+# The tests and benchmarks are built by `make test` and `make bench` (the `build` target).
+build-server: build/CMakeCache.txt
+	cmake --build build -j $(JOBS) --target parley
+
 build-asan: build-asan/CMakeCache.txt
 	cmake --build build-asan -j $(JOBS)
 
@@ -42,13 +47,13 @@ build-tsan: build-tsan/CMakeCache.txt
 build-fuzz: build-fuzz/CMakeCache.txt
 	cmake --build build-fuzz -j $(JOBS) --target fuzzers
 
-run: deps build
+run: deps build-server
 	./build/parley serve --listen $(LISTEN) --data $(DATA)
 
 # A local cluster: a real Kafka (BROKERS), a throwaway PostgreSQL, three instances, a persister and
 # nginx on $(LISTEN) balancing them (scripts/cluster). Ctrl-C stops everything.
 BROKERS ?= 3
-cluster: deps build
+cluster: deps build-server
 	./scripts/cluster start --brokers $(BROKERS) --listen $(LISTEN)
 
 test: deps build build-asan build-tsan build-fuzz
