@@ -1,5 +1,6 @@
 #include "cli/serve.h"
 
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -34,7 +35,7 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
                   "Cluster: the token signing key shared by every instance (default: kept in "
                   "PostgreSQL)");
   cmd->add_option("--instance", o.instance, "Name of this instance (default: host name)");
-  cmd->add_option("--threads", o.threads, "Worker threads (0: one per core)")
+  cmd->add_option("--threads", o.threads, "Worker threads (0: one per CPU this process may run on)")
       ->capture_default_str();
   cmd->add_option("--max-frame-bytes", o.limits.max_frame_bytes, "Largest WebSocket message")
       ->capture_default_str();
@@ -159,6 +160,15 @@ void raise_fd_limit() {
   spdlog::info("open files limit raised from {} to {}", before, lim.rlim_cur);
 }
 
+// The CPUs this process may run on (taskset, cgroup cpusets), not the machine's: a server pinned to
+// one CPU that ran a worker per core would have its workers take turns on that CPU.
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 std::string default_instance() {
   char name[256] = {};
   gethostname(name, sizeof name - 1);
@@ -170,8 +180,7 @@ std::string default_instance() {
 int run_serve(const ServeOptions& o) {
   raise_fd_limit();
   auto [host, port] = split_host_port(o.listen);
-  int threads = o.threads > 0 ? o.threads
-                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = o.threads > 0 ? o.threads : usable_cpus();
   std::string instance = o.instance.empty() ? default_instance() : o.instance;
 
   Limits limits = o.limits;

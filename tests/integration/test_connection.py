@@ -1,5 +1,7 @@
 """Transport: authentication, sessions, welcome, frame-level errors."""
 import json
+import os
+import re
 
 import pytest
 
@@ -214,3 +216,17 @@ def test_every_command_gets_exactly_one_result(server):
         await c.no_frame("result", within=0.5)
 
     run(main())
+
+
+def test_default_workers_follow_cpu_affinity(server_factory):
+    """Without --threads, one worker per CPU the process may run on (its affinity mask), not one per
+    core of the machine: a server pinned to one CPU runs one worker."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})  # the child inherits the mask
+    try:
+        srv = server_factory()
+    finally:
+        os.sched_setaffinity(0, before)
+    log = srv.logs[-1].read_text()
+    assert re.search(r"serving on 127\.0\.0\.1:\d+ with 1 workers", log), log[-2000:]
+    assert os.sched_getaffinity(srv.pid) == {min(before)}
