@@ -1,5 +1,6 @@
 #include "adapters/ws/websocket_session.h"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/write.hpp>
 
 #include "app/metrics.h"
@@ -30,6 +31,32 @@ constexpr size_t kControlHeader = 2;
 constexpr size_t header_size(size_t len) {
   return len < 126 ? 2 : len <= 0xffff ? 4 : 10;
 }
+// An emptied vector keeps its capacity for the next burst up to this many entries; past it the
+// memory goes back, so a connection idle after a burst costs no more than one never busy.
+constexpr size_t kKeptSlots = 64;
+// The waits every idle connection keeps pending (readable, keepalive) are allocated at their own
+// size. Asio serves handlers whose allocator is std::allocator from the worker thread's recycling
+// cache, blocks sized by the largest operation that used them last (the handshake's write is
+// 650 bytes): a wait that parks for minutes would keep one. An allocator of another type is used
+// as is.
+template <typename T>
+struct ExactAllocator {
+  using value_type = T;
+  ExactAllocator() = default;
+  template <typename U>
+  ExactAllocator(const ExactAllocator<U>&) noexcept {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, size_t) noexcept { ::operator delete(p); }
+  friend bool operator==(ExactAllocator, ExactAllocator) { return true; }
+};
+template <typename Handler>
+auto exact_size(Handler&& handler) {
+  return asio::bind_allocator(ExactAllocator<void>(), std::forward<Handler>(handler));
+}
+template <typename T>
+void release_if_large(std::vector<T>& v) {
+  if (v.empty() && v.capacity() > kKeptSlots) std::vector<T>().swap(v);
+}
 }  // namespace
 
 WebSocketSession::WebSocketSession(asio::ip::tcp::socket socket, Gateway& gateway, int worker,
@@ -57,10 +84,10 @@ void WebSocketSession::do_read() {
   // Wait for readability, then read into the worker's shared buffer: an idle connection holds
   // no read buffer of its own (10,000 idle connections cost no 10,000 buffers).
   socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     [self = shared_from_this()](boost::system::error_code ec) {
+                     exact_size([self = shared_from_this()](boost::system::error_code ec) {
                        if (ec || self->state_ == State::closed) return self->finish();
                        self->read_available();
-                     });
+                     }));
 }
 
 void WebSocketSession::read_available() {
@@ -175,11 +202,13 @@ void WebSocketSession::return_unwritten_results(size_t written) {
 
 void WebSocketSession::return_unsent_results() {
   std::vector<Frame> results;
-  for (auto& out : queue_) {
+  for (size_t i = queue_head_; i < queue_.size(); ++i) {
+    Outgoing& out = queue_[i];
     queued_bytes_ -= out.header_len + out.payload->size();
     if (out.result) results.push_back(std::move(out.payload));
   }
   queue_.clear();
+  queue_head_ = 0;
   if (!results.empty() && client_) gateway_.return_results(client_, std::move(results));
 }
 
@@ -227,6 +256,19 @@ void WebSocketSession::schedule_flush() {
   });
 }
 
+// Drops the written prefix of queue_: all of it once drained (the memory goes back if a burst
+// grew it), or, for a queue never drained, once it is half the vector (amortised O(1) a frame).
+void WebSocketSession::compact_queue() {
+  if (queue_head_ == queue_.size()) {
+    queue_.clear();
+    queue_head_ = 0;
+    release_if_large(queue_);
+  } else if (queue_head_ * 2 >= queue_.size()) {
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+    queue_head_ = 0;
+  }
+}
+
 void WebSocketSession::do_write() {
   // Cork: everything queued since the last write goes out in one gather write.
   size_t bytes = 0;
@@ -241,13 +283,15 @@ void WebSocketSession::do_write() {
     bytes += out.header_len + out.payload->size();
     writing_.push_back(std::move(out));
   }
-  while (!queue_.empty()) {
-    size_t size = queue_.front().header_len + queue_.front().payload->size();
+  while (queue_head_ < queue_.size()) {
+    Outgoing& next = queue_[queue_head_];
+    size_t size = next.header_len + next.payload->size();
     if (bytes != 0 && bytes + size > kMaxWriteBytes) break;
     bytes += size;
-    writing_.push_back(std::move(queue_.front()));
-    queue_.pop_front();
+    writing_.push_back(std::move(next));
+    ++queue_head_;
   }
+  compact_queue();
   // Buffers point into writing_, which does not grow again until the write completes.
   for (const auto& out : writing_) {
     buffers_.push_back(asio::buffer(out.header.data(), out.header_len));
@@ -262,6 +306,8 @@ void WebSocketSession::do_write() {
         if (ec) self->return_unwritten_results(written);
         self->writing_.clear();
         self->buffers_.clear();
+        release_if_large(self->writing_);
+        release_if_large(self->buffers_);
         if (ec || self->state_ == State::closed) return self->finish();
         if (self->has_output()) return self->schedule_flush();
         if (self->close_queued_) {
@@ -305,7 +351,7 @@ void WebSocketSession::close(uint16_t code, std::string reason) {
 
 void WebSocketSession::arm_keepalive() {
   keepalive_.expires_after(kKeepaliveTick);
-  keepalive_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+  keepalive_.async_wait(exact_size([self = shared_from_this()](boost::system::error_code ec) {
     if (ec || self->state_ != State::open) return;
     if (self->got_data_) {
       self->idle_ticks_ = 0;
@@ -318,7 +364,7 @@ void WebSocketSession::arm_keepalive() {
     }
     self->got_data_ = false;
     self->arm_keepalive();
-  });
+  }));
 }
 
 void WebSocketSession::finish() {

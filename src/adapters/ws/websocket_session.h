@@ -6,7 +6,6 @@
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,10 +45,11 @@ class WebSocketSession final : public FrameSink,
   void do_read();
   void read_available();
   void do_write();
+  void compact_queue();
   void schedule_flush();
   void arm_keepalive();
   void queue(ws::Opcode op, Frame payload);
-  bool has_output() const { return pong_pending_ || !queue_.empty(); }
+  bool has_output() const { return pong_pending_ || queue_head_ < queue_.size(); }
   void close_slow_consumer();
   void finish();
   // Hands the results still in queue_ back to the gateway (for the session), then forgets them.
@@ -78,7 +78,10 @@ class WebSocketSession final : public FrameSink,
     uint8_t header_len;
     bool result = false;  // a command's result: never lost, handed back if dropped unsent
   };
-  std::deque<Outgoing> queue_;     // waiting for the next write
+  // Waiting for the next write: queue_[queue_head_] on. A vector, not a std::deque: libstdc++'s
+  // deque allocates 576 bytes the moment it is made, on every idle connection.
+  std::vector<Outgoing> queue_;
+  size_t queue_head_ = 0;
   std::vector<Outgoing> writing_;  // in the write in flight
   std::vector<boost::asio::const_buffer> buffers_;
   // The one pong waiting for the next write (RFC 6455 5.5.3: answering only the most recent
