@@ -291,7 +291,7 @@ export class ParleyClient {
     this._emit('welcome', f);
     // Order matters: rejoin first (its replay covers what we missed), then re-send what has no
     // result yet (same client_msg_id: stored once), then what was asked while offline.
-    for (const [room, r] of this._rooms) this._sendJoin(room, r, true);
+    for (const [room, r] of this._rooms) this._sendJoin(room, r, r.joinedOnce);
     for (const s of this._sends.values()) this._transmit(s);
     const queued = this._queued;
     this._queued = [];
@@ -401,8 +401,9 @@ export class ParleyClient {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') return reject(new ParleyError('closed', `the client is closed: ${this.reason}`));
       let r = this._rooms.get(room);
-      if (!r) { r = { lastSeq: undefined, joined: false, waiters: [], retry: 0 }; this._rooms.set(room, r); }
-      if (since != null && (r.lastSeq === undefined || since < r.lastSeq)) r.lastSeq = since;
+      if (!r) { r = { lastSeq: undefined, joined: false, joinedOnce: false, waiters: [], retry: 0 }; this._rooms.set(room, r); }
+      // A room already followed keeps its own position: each seq is delivered once.
+      if (since != null && r.lastSeq === undefined) r.lastSeq = since;
       r.waiters.push({ resolve, reject });
       if (this.state === 'open') this._sendJoin(room, r, false);
     });
@@ -415,6 +416,7 @@ export class ParleyClient {
     this._request('join', fields).then((res) => {
       if (this._rooms.get(room) !== r) return;   // left meanwhile
       r.joined = true;
+      r.joinedOnce = true;
       r.retry = 0;
       // Without since nothing is replayed: live messages follow the head.
       if (sentSince === undefined && (r.lastSeq === undefined || r.lastSeq < res.head)) r.lastSeq = res.head;

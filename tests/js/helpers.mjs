@@ -1,7 +1,7 @@
 // Helpers of the client library's tests: start the real build/parley, register users, wait for
 // conditions with a deadline (never a bare sleep as synchronisation).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,21 @@ export class Server {
     proc.kill('SIGKILL');
     await gone;
   }
+
+  /**
+   * SIGSTOP, and wait until every thread is stopped: the signal reaches the threads one by one,
+   * and under load a worker may still answer a frame in between.
+   */
+  async stall() {
+    const pid = this.proc.pid;
+    this.proc.kill('SIGSTOP');
+    const allStopped = () => readdirSync(`/proc/${pid}/task`).every((t) => {
+      try { return /^\d+ \(.*\) [tT]/.test(readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8')); } catch { return true; }
+    });
+    await waitFor(allStopped, 5000, 'every thread of the server to stop');
+  }
+
+  resume() { this.proc.kill('SIGCONT'); }
 
   async restart() { await this.kill9(); return this.start(); }
 
