@@ -112,7 +112,8 @@ export class ParleyClient {
     this._urlIndex = 0;
     this._idPrefix = randomId(6);
     this._nextId = 1;
-    this._requests = new Map();   // request id -> {op, frame, resolve, reject, timer, send}
+    this._requests = new Map();   // request id -> {op, fields, resolve, reject, timer}, sends apart
+    this._sendIds = new Map();    // request id -> pending send (one send may have several ids)
     this._queued = [];            // requests made while not open, in order
     this._sends = new Map();      // client_msg_id -> pending send
     this._rooms = new Map();      // room -> {lastSeq, joined, waiters}
@@ -171,11 +172,11 @@ export class ParleyClient {
     url.searchParams.set('token', this._token);
     if (this.session) url.searchParams.set('session', this.session);
     const ws = new this._WS(url.toString());
-    const attempt = { ws, welcomed: false, status: 0, retryAfter: null, url };
+    const attempt = { ws, welcomed: false, status: 0, statusVisible: typeof ws.on === 'function', retryAfter: null, url };
     this._ws = ws;
     this._attempt = attempt;
     // Node's `ws` shows a refused upgrade (401, 503 with Retry-After); a browser never does.
-    if (typeof ws.on === 'function') {
+    if (attempt.statusVisible) {
       ws.on('unexpected-response', (_req, res) => {
         attempt.status = res.statusCode;
         attempt.retryAfter = retryAfterMs(res.headers?.['retry-after']);
@@ -205,9 +206,9 @@ export class ParleyClient {
     clearInterval(this._timers.ping);
     if (this.state === 'closed') return;
     for (const r of this._rooms.values()) r.joined = false;
-    // Results of sends come back to the session (or the send is re-sent); other requests fail.
+    // Results of sends come back to the session (or the send is re-sent): _sendIds stays.
+    // Other requests fail: whether they were applied is unknown, and re-sending is not safe.
     for (const [id, q] of this._requests) {
-      if (q.send) continue;
       this._requests.delete(id);
       clearTimeout(q.timer);
       q.reject(new ParleyError('disconnected', 'the connection dropped before the result; it may or may not have been applied'));
@@ -215,7 +216,7 @@ export class ParleyClient {
     if (code === 4001) return this._shutdown('taken over by a newer connection of this session', 4001);
     if (attempt.status === 401) return this._shutdown('unauthenticated: the token was refused', 401);
     if (attempt.status === 400) return this._shutdown('bad_request: the upgrade was refused (session id?)', 400);
-    if (!attempt.welcomed && !attempt.status && this._checkToken && typeof globalThis.fetch === 'function') {
+    if (!attempt.welcomed && !attempt.statusVisible && this._checkToken && typeof globalThis.fetch === 'function') {
       this._probeToken(attempt.url);
     }
     const ceiling = Math.min(this._maxMs, this._baseMs * 2 ** Math.min(this.attempts, 30));
@@ -249,11 +250,11 @@ export class ParleyClient {
     if (ws) { try { ws.close(1000); } catch { /* not open yet */ } }
     this._setState('closed', reason, code);
     const err = () => new ParleyError('closed', `the client is closed: ${reason}`);
-    for (const q of this._requests.values()) { clearTimeout(q.timer); if (!q.send) q.reject(err()); }
+    for (const q of this._requests.values()) { clearTimeout(q.timer); q.reject(err()); }
     for (const q of this._queued) { clearTimeout(q.timer); q.reject(err()); }
     for (const s of this._sends.values()) { clearTimeout(s.timer); s.reject(err()); }
     for (const r of this._rooms.values()) for (const w of r.waiters) w.reject(err());
-    this._requests.clear(); this._queued = []; this._sends.clear();
+    this._requests.clear(); this._queued = []; this._sends.clear(); this._sendIds.clear();
     for (const r of this._rooms.values()) r.waiters = [];
   }
 
@@ -309,12 +310,13 @@ export class ParleyClient {
   }
 
   _onResult(f) {
+    const s = f.id != null ? this._sendIds.get(f.id) : undefined;
+    if (s) return this._settleSend(s, f);
     const q = f.id != null ? this._requests.get(f.id) : undefined;
     if (!q) {
       if (!f.ok && f.id == null) this._emit('error', new ParleyError(f.error?.code || 'internal', f.error?.message, { frame: f }));
       return;   // a late result of a request given up (local timeout, or failed at a drop)
     }
-    if (q.send) return this._settleSend(q.send, f);
     this._requests.delete(f.id);
     clearTimeout(q.timer);
     if (f.ok) q.resolve(f);
@@ -336,7 +338,8 @@ export class ParleyClient {
   // ---------------------------------------------------------------- requests
   _newId() { return `${this._idPrefix}-${(this._nextId++).toString(36)}`; }
 
-  _pendingCount() { return this._requests.size + this._queued.length; }
+  /** Requests and sends awaiting a result, queued ones included (bounded by maxPending). */
+  _pendingCount() { return this._requests.size + this._queued.length + this._sends.size; }
 
   /**
    * Sends a command; resolves with its result frame, rejects with a ParleyError (its code is
@@ -465,7 +468,7 @@ export class ParleyClient {
   send(room, text, { clientMsgId, ttlMs } = {}) {
     return new Promise((resolve, reject) => {
       if (this.state === 'closed') return reject(new ParleyError('closed', `the client is closed: ${this.reason}`));
-      if (this._pendingCount() + this._sends.size >= this._maxPending) {
+      if (this._pendingCount() >= this._maxPending) {
         return reject(new ParleyError('rate_limited', `more than ${this._maxPending} requests pending in the client`, { local: true }));
       }
       const cmid = clientMsgId || `${Date.now().toString(36)}-${randomId(10)}`;
@@ -493,8 +496,8 @@ export class ParleyClient {
       frame.ttl_ms = Math.ceil(left);
     }
     s.ids.push(id);
-    if (s.ids.length > MAX_IDS_PER_SEND) this._requests.delete(s.ids.shift());
-    this._requests.set(id, { send: s });
+    if (s.ids.length > MAX_IDS_PER_SEND) this._sendIds.delete(s.ids.shift());
+    this._sendIds.set(id, s);
     this._ws.send(JSON.stringify(frame));
   }
 
@@ -502,7 +505,7 @@ export class ParleyClient {
     if (this._sends.get(s.cmid) !== s) return;   // settled already: each send resolves once
     this._sends.delete(s.cmid);
     clearTimeout(s.timer);
-    for (const id of s.ids) this._requests.delete(id);
+    for (const id of s.ids) this._sendIds.delete(id);
     if (f.ok) s.resolve({ room: s.room, seq: f.seq, msg_id: f.msg_id, ts: f.ts, client_msg_id: s.cmid });
     else s.reject(new ParleyError(f.error?.code || 'internal', f.error?.message, { ...f.error, client_msg_id: s.cmid }));
   }

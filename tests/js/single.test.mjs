@@ -220,3 +220,18 @@ test('a replay that overlaps what was seen is dropped by seq (a server bug costs
     wss.close();
   }
 });
+
+test('the pending map is bounded: past maxPending a request fails at once', { timeout: 10_000 }, async () => {
+  // Nothing listens on the port: everything waits for a welcome that never comes.
+  const c = connect({ url: 'ws://127.0.0.1:9/ws', token: 't', WebSocket, maxPending: 3, backoff: { baseMs: 1000, maxMs: 1000 } });
+  try {
+    const waiting = [c.ping(), c.send('r', 'a'), c.history('r')];
+    for (const p of waiting) p.catch(() => {});
+    await assert.rejects(c.send('r', 'b'), { code: 'rate_limited', local: true });
+    await assert.rejects(c.ping(), { code: 'rate_limited', local: true });
+    c.close();
+    for (const p of waiting) await assert.rejects(p, { code: 'closed' });
+  } finally {
+    c.close();
+  }
+});
