@@ -82,6 +82,10 @@ void HttpApi::handle(const HttpRequest& req, std::function<void(HttpResponse)> d
     if (req.method != "GET" && req.method != "HEAD") return method_not_allowed();
     return done(HttpResponse{200, "text/html; charset=utf-8", kWebPage});
   }
+  if (path == "/parley.mjs") {
+    if (req.method != "GET" && req.method != "HEAD") return method_not_allowed();
+    return done(HttpResponse{200, "text/javascript; charset=utf-8", kClientLibrary});
+  }
   if (path == "/healthz") return done(json_response(200, {{"status", "ok"}}));
   if (path == "/readyz") return readyz(std::move(done));
   if (path == "/metrics")

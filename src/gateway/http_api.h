@@ -70,6 +70,8 @@ class HttpApi {
 
 /// The browser client (src/web/index.html, embedded at build time).
 extern const char* const kWebPage;
+/// The JavaScript client library (clients/js/parley.mjs, embedded at build time).
+extern const char* const kClientLibrary;
 /// Prometheus text exposition of the process counters.
 std::string metrics_text();
 

@@ -37,8 +37,10 @@ async function openClient() {
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(`console: ${m.text()}`); });
   page.on('response', (r) => { if (r.status() >= 400 && !r.url().includes('/api/')) problems.push(`HTTP ${r.status()} for ${r.url()}`); });
+  const loaded = [];
+  page.on('requestfinished', (r) => loaded.push(new URL(r.url()).pathname));
   await page.goto(BASE + '/');
-  return { context, page, problems };
+  return { context, page, problems, loaded };
 }
 
 async function register(page, user, password) {
@@ -95,6 +97,8 @@ test('two users chat in a public room', { timeout: 90_000 }, async () => {
     assert.equal(await bob.page.textContent('#error'), '');
     await bob.page.screenshot({ path: join(OUT, 'chat.png') });
     assert.deepEqual([...alice.problems, ...bob.problems], []);
+    // The page speaks the protocol through the client library (clients/js/parley.mjs).
+    assert.ok(alice.loaded.includes('/parley.mjs'), `the page loaded /parley.mjs (${alice.loaded})`);
   } catch (e) {
     await bob.page.screenshot({ path: join(OUT, 'chat-failure-bob.png') }).catch(() => {});
     await alice.page.screenshot({ path: join(OUT, 'chat-failure-alice.png') }).catch(() => {});

@@ -28,6 +28,10 @@ cd "$here"
 [[ -d node_modules ]] || npm ci --silent
 status=0
 PARLEY_URL="$url" node --test chat.test.mjs || status=$?
+# The client library's cluster test (tests/js) on the same cluster, after the page's: it kills
+# an instance.
+(cd "$root/tests/js" && { [[ -d node_modules ]] || npm ci --silent; } &&
+  PARLEY_URL="$url" PARLEY_CLUSTER_DIR="$dir" node --test cluster.test.mjs) || status=$?
 if [[ $status -ne 0 ]]; then
   for f in "$dir"/i*.log; do echo "--- $f (last 30 lines) ---" >&2; tail -n 30 "$f" >&2; done
 fi
