@@ -37,11 +37,13 @@ class Pane:
     """One `parley chat` in a detached tmux session of a private tmux server."""
 
     def __init__(self, socket_name: str, name: str, server_url: str, user: str, state_dir,
-                 register: bool, color: bool):
+                 register: bool, color: bool, password_env: bool = True):
         self.sock = socket_name
         self.name = name
-        env = {"PARLEY_PASSWORD": PASSWORD, "XDG_STATE_HOME": str(state_dir), "TZ": "UTC"}
-        unset = [] if not color else ["-u", "NO_COLOR"]
+        env = {"XDG_STATE_HOME": str(state_dir), "TZ": "UTC"}
+        if password_env:
+            env["PARLEY_PASSWORD"] = PASSWORD
+        unset = ["-u", "PARLEY_PASSWORD"] + ([] if not color else ["-u", "NO_COLOR"])
         if not color:
             env["NO_COLOR"] = "1"
         cmd = ["env", *unset, *[f"{k}={v}" for k, v in env.items()], PARLEY_BIN, "chat",
@@ -79,6 +81,13 @@ class Pane:
             if time.monotonic() > deadline or ("CHAT-EXITED" in screen and "CHAT-EXITED" not in text):
                 raise AssertionError(f"{self.name}: {text!r} (x{count}) not shown (waited up to {timeout}s); "
                                      f"screen:\n{screen}")
+            time.sleep(0.05)
+
+    def wait_until(self, cond, timeout: float = 10.0):
+        deadline = time.monotonic() + T(timeout)
+        while not cond():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.name}: condition not met; screen:\n{self.screen()}")
             time.sleep(0.05)
 
     def last_line(self) -> str:
@@ -213,7 +222,7 @@ def test_two_clients_talk_resume_and_keep_the_typed_line(server, tmux_server, tm
 
         # A message arrives while alice is half-way through a line: the line stays as typed.
         alice.type("half a li")
-        time.sleep(0.2)
+        alice.wait_until(lambda: alice.last_line() == "[lobby]> half a li")
         bob.line("arrives mid-line")
         alice.wait_for("bob: arrives mid-line")
         assert alice.last_line() == "[lobby]> half a li", alice.screen()
@@ -271,7 +280,13 @@ def test_two_clients_talk_resume_and_keep_the_typed_line(server, tmux_server, tm
 
 def test_commands_private_rooms_dm_and_history(server, tmux_server, tmp_path):
     state = tmp_path / "state"
-    server.register("carol")
+    # Without PARLEY_PASSWORD the password is asked for on the terminal, and not echoed.
+    carol = Pane(tmux_server, "carol", server.base_url, "carol", state, register=True, color=False,
+                 password_env=False)
+    carol.wait_for("password for carol:")
+    carol.line(PASSWORD)
+    carol.wait_for("connected as carol")
+    assert PASSWORD not in carol.screen(), carol.screen()
     alice = Pane(tmux_server, "alice", server.base_url, "alice", state, register=True, color=False)
     alice.wait_for("connected as alice")
     alice.line("/join nowhere")
@@ -291,6 +306,11 @@ def test_commands_private_rooms_dm_and_history(server, tmux_server, tmp_path):
     alice.wait_for("invited carol to secret")
     alice.line("/dm carol")
     alice.wait_for("joined dm:alice:carol")
+    alice.line("psst")
+    carol.line("/dm alice")
+    carol.wait_for("joined dm:alice:carol")
+    carol.line("/history")
+    carol.wait_for("alice: psst")
     alice.line("/rooms")
     alice.wait_for("joined: dm:alice:carol (current), secret")
     alice.line("/leave")
