@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <random>
 
@@ -42,6 +43,13 @@ std::string new_session_id() {
   return s;
 }
 
+// The seq file of this server and user; none (keep nothing) without a state directory.
+std::filesystem::path state_file(const client::ServerAddress& server, const std::string& user) {
+  const auto dir = client::state_dir(std::getenv("XDG_STATE_HOME"), std::getenv("HOME"));
+  if (dir.empty()) return {};
+  return dir / client::seq_file_name(server.authority(), user);
+}
+
 // Everything one running client is made of, on one io_context thread.
 class ChatApp {
  public:
@@ -51,8 +59,7 @@ class ChatApp {
         server_(std::move(server)),
         password_(std::move(password)),
         color_(cli::use_color(::isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"))),
-        store_(client::state_dir(std::getenv("XDG_STATE_HOME"), std::getenv("HOME")) /
-               client::seq_file_name(server_.authority(), opts.user)),
+        store_(state_file(server_, opts.user)),
         session_id_(new_session_id()),
         session_(opts.user, session_id_, store_.load()),
         terminal_(io_, {[this](std::string line) { on_line(std::move(line)); }, [this] { quit(); },
@@ -65,6 +72,9 @@ class ChatApp {
   int run() {
     terminal_.start(cli::prompt_for({}, false));
     show_notice("connecting to " + opts_.server + " as " + opts_.user + " (/help for commands)");
+    if (store_.path().empty()) {
+      show_error("neither XDG_STATE_HOME nor HOME is set: a restarted client will not resume");
+    }
     conn_.start();
     signals_.async_wait([this](const boost::system::error_code& ec, int) {
       if (!ec) quit();
@@ -177,7 +187,7 @@ class ChatApp {
   }
 
   void save() {
-    if (!session_.take_dirty()) return;
+    if (!session_.take_dirty() || store_.path().empty()) return;
     if (!store_.save(session_.seqs()) && !save_failed_) {
       save_failed_ = true;
       show_error("cannot write " + store_.path().string() + ": a restart will not resume");

@@ -107,9 +107,10 @@ void ChatSession::on_welcome(std::string_view frame, Output& out) {
                   " (instance " + str(w, "instance") + ")");
   welcomed_before_ = true;
   // Results of requests made on the last connection come to this session after the welcome;
-  // those of joins are stale (the rejoin below replaces them).
+  // those of joins are stale (the rejoin below replaces them), those of typing are not needed.
   for (auto it = pending_.begin(); it != pending_.end();) {
-    it = (it->second.op == Op::join || it->second.op == Op::rejoin) ? pending_.erase(it) : ++it;
+    const Op op = it->second.op;
+    it = (op == Op::join || op == Op::rejoin || op == Op::typing) ? pending_.erase(it) : ++it;
   }
   for (const auto& [room, seq] : seqs_.rooms) send_join(room, true, out);
   for (const auto& s : unsent_) write_send(s, out);
@@ -153,7 +154,7 @@ void ChatSession::on_event(const json::object& e, Output& out) {
   s.room = str(e, "room");
   s.user = str(e, "user");
   if (name == "room.created") {
-    public_rooms_.insert(s.room);
+    if (public_rooms_.size() < kMaxKnownRooms) public_rooms_.insert(s.room);
     if (s.user != user_) notice(out, s.user + " created the public room " + s.room);
     return;
   }

@@ -42,6 +42,8 @@ class ChatSession {
   /// Sends waiting for their result, at most; one more is refused (the server caps commands in
   /// flight per connection at 1024 by default, and a person does not type faster than this).
   static constexpr size_t kMaxUnsentSends = 256;
+  /// Public rooms remembered from `room.created` for /rooms, at most.
+  static constexpr size_t kMaxKnownRooms = 1000;
 
   /// @p stored: the rooms and seqs kept from an earlier run (rejoined at the first welcome).
   ChatSession(std::string user, std::string session_id, SeqFile stored);
