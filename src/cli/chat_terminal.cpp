@@ -6,6 +6,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <cstdio>
 #include <cstdlib>
 
@@ -63,14 +64,21 @@ void ChatTerminal::on_readline_line(char* line) {
     std::free(line);
     return;
   }
+  // readline calls this half-way through finishing the line (the terminal is deprepared, the old
+  // line still in its buffer, the new prompt not yet drawn): a line printed from here would be
+  // drawn over. So the line is handled once rl_callback_read_char has returned.
   if (line == nullptr) {  // EOF
-    if (t->h_.on_eof) t->h_.on_eof();
+    boost::asio::post(t->io_, [t] {
+      if (t->active_ && t->h_.on_eof) t->h_.on_eof();
+    });
     return;
   }
   std::string s(line);
   if (!s.empty()) add_history(line);
   std::free(line);
-  if (t->h_.on_line) t->h_.on_line(std::move(s));
+  boost::asio::post(t->io_, [t, s = std::move(s)]() mutable {
+    if (t->active_ && t->h_.on_line) t->h_.on_line(std::move(s));
+  });
 }
 
 void ChatTerminal::set_prompt(const std::string& prompt) {
@@ -134,7 +142,8 @@ bool read_password(const std::string& prompt, std::string& out) {
   quiet.c_lflag &= static_cast<tcflag_t>(~ECHO);
   quiet.c_lflag |= ECHONL;
   (void)!::write(fd, prompt.data(), prompt.size());
-  ::tcsetattr(fd, TCSAFLUSH, &quiet);
+  // TCSANOW, not TCSAFLUSH: what was typed ahead (the password itself) is kept.
+  ::tcsetattr(fd, TCSANOW, &quiet);
   out.clear();
   char c = 0;
   bool ok = false;
@@ -148,7 +157,7 @@ bool read_password(const std::string& prompt, std::string& out) {
     }
     out += c;
   }
-  ::tcsetattr(fd, TCSAFLUSH, &old);
+  ::tcsetattr(fd, TCSANOW, &old);
   ::close(fd);
   return ok;
 }

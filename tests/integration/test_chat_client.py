@@ -83,7 +83,7 @@ class Pane:
             time.sleep(0.05)
 
     def last_line(self) -> str:
-        lines = [ln for ln in self.screen().splitlines() if ln.strip()]
+        lines = [ln.rstrip() for ln in self.screen().splitlines() if ln.strip()]
         return lines[-1] if lines else ""
 
 
@@ -285,6 +285,9 @@ def test_commands_private_rooms_dm_and_history(server, tmux_server, tmp_path):
     alice.wait_for("cannot join nowhere: not_found")
     alice.line("/frobnicate")
     alice.wait_for("unknown command: /frobnicate")
+    # Printed while readline finishes the line: the typed line, the error, a clean prompt.
+    alice.wait_until(lambda: alice.last_line() == ">")
+    assert alice.count("/frobnicate") == 2, alice.screen()
     alice.line("/create secret --private")
     alice.wait_for("joined secret")
     for i in range(1, 4):
