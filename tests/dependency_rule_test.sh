@@ -50,3 +50,15 @@ if ! check "$root/src/domain" "$root/src/app"; then
   exit 1
 fi
 echo "ok: src/domain and src/app include no I/O library"
+
+# The protocol client (src/client) is a client of the wire protocol: nothing of the server but
+# domain's pure name rules.
+client_hits=$(grep -rnE --include='*.h' --include='*.cpp' \
+  '^[[:space:]]*#[[:space:]]*include[[:space:]]*"(gateway|app|adapters|runtime|cli)/' \
+  "$root/src/client" || true)
+if [ -n "$client_hits" ]; then
+  echo "$client_hits"
+  echo "FAIL: src/client must not include the server's gateway, app, adapters, runtime or cli" >&2
+  exit 1
+fi
+echo "ok: src/client includes nothing of the server"

@@ -1,0 +1,19 @@
+#pragma once
+// Gets a token over the HTTP API: POST /api/register or /api/login (PROTOCOL.md, ## HTTP).
+// Blocking, with a deadline: it runs before the terminal starts, and again only when the
+// server refuses the WebSocket with 401 (an expired token).
+#include <chrono>
+#include <string>
+
+#include "client/server_address.h"
+#include "domain/result.h"
+
+namespace parley::client {
+
+/// The token, or the server's error (code and message from its JSON body; `unavailable` when
+/// the server cannot be reached within @p timeout).
+Result<std::string> fetch_token(const ServerAddress& server, bool register_user,
+                                const std::string& user, const std::string& password,
+                                std::chrono::seconds timeout = std::chrono::seconds(30));
+
+}  // namespace parley::client
