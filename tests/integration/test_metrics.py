@@ -168,3 +168,20 @@ def test_no_connect_limit_by_default(server):
         return await asyncio.gather(*(upgrade(server.port, token) for _ in range(50)))
 
     assert {st for st, _ in run(burst())} == {101}
+
+
+def test_grafana_dashboard_uses_exported_names(server):
+    """docs/grafana/parley.json queries only metric names /metrics exports."""
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "docs/grafana/parley.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert exprs
+    text = server.http("GET", "/metrics").text
+    exported = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+    for expr in exprs:
+        for name in re.findall(r"\bparley_\w+", expr):
+            base = re.sub(r"_(bucket|count|sum)$", "", name)
+            assert name in exported or base in exported, f"{name} in {expr!r} is not exported"
