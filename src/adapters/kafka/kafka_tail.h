@@ -33,7 +33,7 @@ struct TailCallbacks {
   std::function<void(int32_t partition, Errc code, const std::string& error)> on_error;
   // After each batch, on the tail's thread: for each partition it moved, the records between
   // the tail's position and the high watermark of the last fetch (0: caught up). Optional.
-  std::function<void(int32_t partition, int64_t behind)> on_lag;
+  std::function<void(int32_t partition, int64_t behind)> on_lag = {};
 };
 
 // Which partitions a tail reads from the start: all of them (a partition missing from the
