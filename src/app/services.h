@@ -40,6 +40,7 @@ struct Limits {
   double room_create_burst = 500;
   size_t max_connections_per_user = 256;
   size_t max_connections = 100000;  // in all, per instance
+  double connects_per_second = 0;   // WebSocket upgrades per instance (0: no limit)
   int64_t token_ttl_ms = 24LL * 3600 * 1000;
   int history_default_limit = 50;
   int history_max_limit = 200;

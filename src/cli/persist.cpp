@@ -10,6 +10,7 @@
 
 #include "adapters/cluster/persister.h"
 #include "adapters/postgres/pg_store.h"
+#include "adapters/ws/metrics_server.h"
 #include "cli/wiring.h"
 
 namespace parley {
@@ -20,6 +21,9 @@ CLI::App* add_persist_command(CLI::App& app, PersistOptions& o) {
   add_cluster_flags(*cmd, o.cluster);
   cmd->add_option("--max-batch", o.max_batch, "Records per PostgreSQL transaction")
       ->capture_default_str();
+  cmd->add_option("--metrics-listen", o.metrics_listen,
+                  "HOST:PORT serving GET /metrics (port 0: any free port, printed as `metrics "
+                  "http://HOST:PORT` before `ready`); default: none");
   return cmd;
 }
 
@@ -31,6 +35,15 @@ int run_persist(const PersistOptions& o) {
   options.dedupe_window = o.cluster.dedupe_window;
   options.max_batch = o.max_batch;
   Persister persister(options, store);
+
+  // The persister serves no API: its metrics get a listener of their own, if asked for.
+  std::unique_ptr<MetricsServer> metrics;
+  if (!o.metrics_listen.empty()) {
+    auto [host, port] = split_host_port(o.metrics_listen);
+    metrics = std::make_unique<MetricsServer>(host, port);
+    std::printf("metrics http://%s:%u/metrics\n", host.c_str(), metrics->port());
+    std::fflush(stdout);
+  }
 
   sigset_t set;
   sigemptyset(&set);

@@ -11,6 +11,7 @@ namespace parley {
 struct PersistOptions {
   ClusterFlags cluster;
   size_t max_batch = 5000;
+  std::string metrics_listen;  // HOST:PORT serving GET /metrics; empty: none
 };
 
 /// Adds the `persist` subcommand to @p app; @p opts receives its flags.

@@ -71,6 +71,11 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
   cmd->add_option("--max-connections", o.limits.max_connections,
                   "Open WebSocket connections in all (HTTP 503 beyond)")
       ->capture_default_str();
+  cmd->add_option("--max-connects-per-sec", o.limits.connects_per_second,
+                  "WebSocket upgrades per second, checked before authentication (HTTP 503 with "
+                  "Retry-After beyond; burst: one second's worth; 0: no limit)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--session-pending-bytes", o.sessions.max_pending_bytes_per_session,
                   "Bytes of results kept for one disconnected session")
       ->capture_default_str();
@@ -134,17 +139,17 @@ void add_cluster_flags(CLI::App& cmd, ClusterFlags& f) {
                  "for every role (default: one kept in PostgreSQL)");
 }
 
-namespace {
-
 std::pair<std::string, uint16_t> split_host_port(const std::string& listen) {
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error("--listen must be HOST:PORT");
+  if (colon == std::string::npos) throw std::runtime_error(listen + ": expected HOST:PORT");
   std::string host = listen.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   int port = std::stoi(listen.substr(colon + 1));
-  if (port < 0 || port > 65535) throw std::runtime_error("--listen port out of range");
+  if (port < 0 || port > 65535) throw std::runtime_error(listen + ": port out of range");
   return {host, static_cast<uint16_t>(port)};
 }
+
+namespace {
 
 // Every connection is a descriptor, and the usual soft limit (1024) is far below what one
 // instance serves: take all the hard limit allows. Past it, the acceptor backs off.

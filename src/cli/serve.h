@@ -2,6 +2,7 @@
 // `parley serve`: flags, wiring of ports to adapters, and the serving loop.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "adapters/sqlite/sqlite_storage.h"
@@ -55,5 +56,7 @@ struct ServeOptions {
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts);
 /// Runs the server until SIGINT/SIGTERM; returns the process exit code.
 int run_serve(const ServeOptions& opts);
+/// "HOST:PORT" (HOST may be [v6]); throws std::runtime_error if malformed.
+std::pair<std::string, uint16_t> split_host_port(const std::string& listen);
 
 }  // namespace parley

@@ -27,6 +27,7 @@ void Admission::on_frame(const std::shared_ptr<Client>& client, std::string_view
     return;
   }
   auto cmd = std::make_shared<Command>();
+  cmd->admitted_ns = monotonic_ns();
   cmd->client = client;
   cmd->req = std::move(parsed).value();
   cmd->op = find(cmd->req.op);

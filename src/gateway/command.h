@@ -26,6 +26,7 @@ struct Command {
   DeadlinePtr deadline;
   std::unique_ptr<boost::asio::steady_timer> timer;
   bool answered = false;
+  int64_t admitted_ns = 0;  // monotonic_ns() when its frame was decoded: latency by op
 };
 
 using CommandPtr = std::shared_ptr<Command>;

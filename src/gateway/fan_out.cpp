@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 
 #include "app/metrics.h"
 #include "gateway/codec.h"
@@ -25,12 +26,15 @@ void FanOut::subscribe(Client& client, const std::string& room) {
   auto& clients = worker.rooms[room];
   if (clients.empty()) worker.interest.add(room);
   clients.push_back(&client);
+  Metrics::global().room_subscriptions.fetch_add(1, std::memory_order_relaxed);
 }
 
 void FanOut::unsubscribe(Client& client, const std::string& room) {
   auto& local = workers_[client.worker].rooms;
   if (auto r = local.find(room); r != local.end()) {
-    std::erase(r->second, &client);
+    auto removed = std::erase(r->second, &client);
+    Metrics::global().room_subscriptions.fetch_sub(static_cast<int64_t>(removed),
+                                                   std::memory_order_relaxed);
     if (r->second.empty()) {
       local.erase(r);
       workers_[client.worker].interest.remove(room);
@@ -46,6 +50,7 @@ void FanOut::publish(std::vector<Message> messages) {
   struct Item {
     std::string room;
     int64_t seq;
+    int64_t ts;  // the log's timestamp, unix ms
     Frame frame;
     uint64_t workers;  // bit w: worker w may have a subscriber
   };
@@ -57,13 +62,14 @@ void FanOut::publish(std::vector<Message> messages) {
     if (workers == 0) continue;
     any |= workers;
     Frame f = make_frame(codec::message_frame(m));
-    batch->push_back(Item{std::move(m.room), m.seq, std::move(f), workers});
+    batch->push_back(Item{std::move(m.room), m.seq, m.ts, std::move(f), workers});
   }
   for (int w = 0; w < pool_.size(); ++w) {
     if ((any & worker_bit(w)) == 0) continue;
     pool_.post(w, [this, w, batch] {
       for (const auto& item : *batch) {
-        if (item.workers & worker_bit(w)) deliver_local(w, item.room, item.seq, item.frame, 0);
+        if ((item.workers & worker_bit(w)) == 0) continue;
+        if (deliver_local(w, item.room, item.seq, item.frame, 0) > 0) observe_fanout(item.ts);
       }
     });
   }
@@ -123,10 +129,21 @@ void FanOut::publish_event(const std::string& room, Frame frame, uint64_t except
   }
 }
 
-void FanOut::deliver_local(int worker, const std::string& room, int64_t seq, const Frame& frame,
-                           uint64_t except_client) {
+void FanOut::observe_fanout(int64_t ts_ms) {
+  // The log's timestamp is wall-clock milliseconds, taken where the log accepted the message
+  // (this process's storage writer, or the instance that produced it to Kafka).
+  int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  int64_t waited_us = now_us - ts_ms * 1000;
+  Metrics::global().send_fanout_seconds.observe(
+      static_cast<uint64_t>(std::max<int64_t>(0, waited_us)) * 1000);
+}
+
+uint64_t FanOut::deliver_local(int worker, const std::string& room, int64_t seq, const Frame& frame,
+                               uint64_t except_client) {
   auto it = workers_[worker].rooms.find(room);
-  if (it == workers_[worker].rooms.end()) return;
+  if (it == workers_[worker].rooms.end()) return 0;
   uint64_t delivered = 0;
   for (Client* c : it->second) {
     if (c->id == except_client) continue;
@@ -146,6 +163,7 @@ void FanOut::deliver_local(int worker, const std::string& room, int64_t seq, con
     }
   }
   count(Metrics::global().deliveries_total, delivered);
+  return delivered;
 }
 
 }  // namespace parley

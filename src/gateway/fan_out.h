@@ -49,8 +49,10 @@ class FanOut final : public RoomEvents {
   /// Bit w set: worker w may have a subscriber of @p room.
   uint64_t interested_workers(const std::string& room) const;
   void publish_event(const std::string& room, Frame frame, uint64_t except_client);
-  void deliver_local(int worker, const std::string& room, int64_t seq, const Frame& frame,
-                     uint64_t except_client);
+  /// @return how many connections it was sent to.
+  uint64_t deliver_local(int worker, const std::string& room, int64_t seq, const Frame& frame,
+                         uint64_t except_client);
+  static void observe_fanout(int64_t ts_ms);
 
   Services& s_;
   WorkerPool& pool_;

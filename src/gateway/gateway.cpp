@@ -26,7 +26,8 @@ Gateway::Gateway(Services& services, WorkerPool& pool, std::string instance,
       replies_(services, pool, sessions_),
       admission_(services, pool, replies_),
       subscriptions_(services, pool, *fan_out_, replies_),
-      ops_(services, pool, replies_, subscriptions_) {
+      ops_(services, pool, replies_, subscriptions_),
+      connect_gate_(services.limits.connects_per_second, 0) {
   s_.events = fan_out_;
   register_ops(admission_, ops_);
 }
@@ -62,6 +63,12 @@ void Gateway::start() {
 Result<std::string> Gateway::authenticate(const std::string& token) const {
   if (token.empty()) return make_error(Errc::unauthenticated, "missing token");
   return s_.tokens->verify(token, s_.clock->now_ms());
+}
+
+int64_t Gateway::admit_connect() {
+  int64_t retry_after_s = connect_gate_.admit(s_.clock->steady_ms());
+  if (retry_after_s > 0) count(Metrics::global().connects_refused_total);
+  return retry_after_s;
 }
 
 Status Gateway::admit(const std::string& user) const {

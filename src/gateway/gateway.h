@@ -18,6 +18,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "app/connect_gate.h"
 #include "app/services.h"
 #include "gateway/admission.h"
 #include "gateway/client.h"
@@ -45,6 +46,9 @@ class Gateway {
   /// Whether @p user may open one more connection (checked before the upgrade; `open`
   /// enforces it again, since upgrades race). Any thread.
   Status admit(const std::string& user) const;
+  /// Whether one more upgrade may start now (--max-connects-per-sec), before any
+  /// authentication: 0 if so, else the seconds after which to retry. Any thread.
+  int64_t admit_connect();
 
   /// A new connection on @p worker: sends the welcome, takes the session over, then sends the
   /// results that waited for the session. A connection over the connection limits is closed.
@@ -83,6 +87,7 @@ class Gateway {
   mutable std::mutex connections_mutex_;
   std::unordered_map<std::string, size_t> connections_;
   size_t total_connections_ = 0;
+  ConnectGate connect_gate_;
 };
 
 }  // namespace parley

@@ -192,7 +192,14 @@ std::string metrics_text() {
     out << "parley_records_rejected_total{topic=\"" << Metrics::kRecordTopics[i] << "\"} "
         << m.records_rejected_total[i].load() << '\n';
   }
-  return out.str();
+  counter("connects_refused_total",
+          "WebSocket upgrades refused with 503 by --max-connects-per-sec.",
+          m.connects_refused_total.load());
+  counter("room_subscriptions", "Rooms joined by the connections open now.",
+          m.room_subscriptions.load(), "gauge");
+  std::string text = out.str();
+  append_histograms(text);
+  return text;
 }
 
 }  // namespace parley

@@ -74,5 +74,7 @@ extern const char* const kWebPage;
 extern const char* const kClientLibrary;
 /// Prometheus text exposition of the process counters.
 std::string metrics_text();
+/// The histograms and per-partition gauges of metrics_text (metrics_histograms.cpp).
+void append_histograms(std::string& out);
 
 }  // namespace parley

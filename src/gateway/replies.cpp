@@ -1,5 +1,7 @@
 #include "gateway/replies.h"
 
+#include <algorithm>
+
 #include "app/metrics.h"
 
 namespace parley {
@@ -19,6 +21,8 @@ void Replies::error(const CommandPtr& cmd, const Error& e) {
 
 void Replies::deliver(const CommandPtr& cmd, Frame frame) {
   cmd->answered = true;
+  Metrics::global().command_seconds[Metrics::op_index(cmd->req.op)].observe(
+      static_cast<uint64_t>(std::max<int64_t>(0, monotonic_ns() - cmd->admitted_ns)));
   if (cmd->timer) cmd->timer->cancel();
   const auto& client = cmd->client;
   if (client->open && !client->taken_over && !client->closing) {

@@ -71,6 +71,9 @@ void ClusterLog::follow() {
   callbacks.on_error = [](int32_t partition, Errc, const std::string& error) {
     spdlog::error("log tail, partition {}: {}", partition, error);
   };
+  callbacks.on_lag = [](int32_t partition, int64_t behind) {
+    Metrics::set_lag(Metrics::global().fold_lag_records, partition, behind);
+  };
   // Connected to every broker, not only to the leaders of the partitions it reads: when a
   // leader dies silently, the new leader's metadata comes over a connection already up, instead
   // of after a connection attempt to the dead one (seconds added to the failover).

@@ -7,6 +7,7 @@
 
 #include "adapters/cluster/fold_driver.h"
 #include "adapters/kafka/kafka_group_consumer.h"
+#include "app/metrics.h"
 
 namespace parley {
 
@@ -79,8 +80,13 @@ PersistBatch Persister::fold(const std::vector<Consumed>& records) {
 Persister::Stored Persister::store(const PersistBatch& batch, KafkaGroupConsumer& consumer,
                                    const std::atomic<bool>& stop) {
   for (;;) {
+    int64_t start = monotonic_ns();
     Status st = store_->persist(batch);
-    if (st) return Stored::yes;
+    if (st) {
+      Metrics::global().storage_commit_seconds.observe(
+          static_cast<uint64_t>(monotonic_ns() - start));
+      return Stored::yes;
+    }
     if (st.error().code == Errc::conflict) {
       // Another persister stored these partitions past where this one started (it owned them
       // while this one was paused or being revoked). This batch is stale: drop it, take the
@@ -112,7 +118,10 @@ void Persister::run(const std::atomic<bool>& stop, const std::function<void()>& 
     return assigned(partitions);
   };
   callbacks.on_revoked = [this](const std::vector<int32_t>& partitions) {
-    for (int32_t p : partitions) fold_.drop(p);
+    for (int32_t p : partitions) {
+      fold_.drop(p);
+      Metrics::forget_lag(Metrics::global().persister_lag_records, p);  // another member's now
+    }
     spdlog::info("persister: {} partitions revoked", partitions.size());
   };
   KafkaGroupConsumer consumer(options_.kafka, options_.kafka.messages(),
@@ -129,7 +138,12 @@ void Persister::run(const std::atomic<bool>& stop, const std::function<void()>& 
     if (stored == Stored::stale) continue;
     persisted_.fetch_add(batch.messages.size());
     std::map<int32_t, int64_t> next;
-    for (const OffsetAdvance& a : batch.offsets) next[a.partition] = a.to;
+    for (const OffsetAdvance& a : batch.offsets) {
+      next[a.partition] = a.to;
+      if (int64_t high = consumer.high_watermark(a.partition); high >= 0) {
+        Metrics::set_lag(Metrics::global().persister_lag_records, a.partition, high - a.to);
+      }
+    }
     if (Status st = consumer.commit(next); !st) {
       // PostgreSQL's offsets are the ones that count; Kafka's are a fallback.
       spdlog::warn("persister: offset commit failed: {}", st.error().message);

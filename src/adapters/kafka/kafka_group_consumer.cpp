@@ -130,6 +130,16 @@ std::vector<Consumed> KafkaGroupConsumer::poll(int timeout_ms, size_t max) {
   return std::exchange(collecting_, {});
 }
 
+int64_t KafkaGroupConsumer::high_watermark(int32_t partition) const {
+  int64_t low = 0;
+  int64_t high = -1;
+  if (rd_kafka_get_watermark_offsets(rk_.get(), topic_.c_str(), partition, &low, &high) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return -1;
+  }
+  return high;
+}
+
 Status KafkaGroupConsumer::seek(int32_t partition, int64_t offset) {
   KafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), topic_.c_str(), partition)->offset = offset;

@@ -55,6 +55,10 @@ class KafkaGroupConsumer {
   /// Commits @p next_offsets (partition -> the next offset to read), synchronously.
   Status commit(const std::map<int32_t, int64_t>& next_offsets);
 
+  /// The high watermark of @p partition from the last fetch response (no request to the
+  /// broker); -1 if none is known yet.
+  int64_t high_watermark(int32_t partition) const;
+
   /// The partitions assigned now.
   std::vector<int32_t> assignment() const { return assigned_; }
 

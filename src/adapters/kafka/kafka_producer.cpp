@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "adapters/kafka/record_mac.h"
+#include "app/metrics.h"
 
 namespace parley {
 
@@ -39,6 +40,7 @@ struct Pending {
   std::string key;
   std::string value;
   DeliveryCallback on_delivery;
+  int64_t produced_ns = monotonic_ns();  // to the acknowledgement: parley_kafka_produce_ack_seconds
 };
 
 Errc errc_of(rd_kafka_resp_err_t err) {
@@ -260,6 +262,10 @@ void KafkaProducer::on_report(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, v
   // An acknowledgement proves a broker is up; no need to wait for the next statistics.
   if (d.ok) static_cast<KafkaProducer*>(opaque)->reachable_.store(true, std::memory_order_relaxed);
   if (p == nullptr) return;
+  if (d.ok) {
+    Metrics::global().kafka_produce_ack_seconds.observe(
+        static_cast<uint64_t>(std::max<int64_t>(0, monotonic_ns() - p->produced_ns)));
+  }
   if (p->on_delivery) {
     try {
       p->on_delivery(d);

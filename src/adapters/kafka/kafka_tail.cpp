@@ -187,7 +187,22 @@ void KafkaTail::run() {
         }
       }
       check_caught_up();
+      if (callbacks_.on_lag) report_lag(moved);
     }
+  }
+}
+
+void KafkaTail::report_lag(const std::map<int32_t, int64_t>& moved) {
+  for (const auto& [p, next] : moved) {
+    int64_t low = 0;
+    int64_t high = -1;
+    // The watermark cached from the last fetch response: no request to the broker.
+    if (rd_kafka_get_watermark_offsets(rk_.get(), topic_.c_str(), p, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0) {
+      continue;
+    }
+    callbacks_.on_lag(p, std::max<int64_t>(0, high - next));
   }
 }
 

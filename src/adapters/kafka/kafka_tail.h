@@ -31,6 +31,9 @@ struct TailCallbacks {
   // tail assigns it at the same position again every second, so it goes on by itself once the
   // broker has the offset (a leader that comes back with the log, a replica catching up).
   std::function<void(int32_t partition, Errc code, const std::string& error)> on_error;
+  // After each batch, on the tail's thread: for each partition it moved, the records between
+  // the tail's position and the high watermark of the last fetch (0: caught up). Optional.
+  std::function<void(int32_t partition, int64_t behind)> on_lag = {};
 };
 
 // Which partitions a tail reads from the start: all of them (a partition missing from the
@@ -81,6 +84,7 @@ class KafkaTail {
  private:
   void run();
   void check_caught_up();
+  void report_lag(const std::map<int32_t, int64_t>& moved);
   void retry_stuck();
 
   std::string topic_;

@@ -270,6 +270,8 @@ void WebSocketSession::compact_queue() {
 }
 
 void WebSocketSession::do_write() {
+  // How far behind this reader is: a few KiB normally, near --send-queue-bytes when it is slow.
+  Metrics::global().send_queue_bytes.observe(queued_bytes_);
   // Cork: everything queued since the last write goes out in one gather write.
   size_t bytes = 0;
   if (pong_pending_) {

@@ -133,6 +133,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                      codec::http_error_body(make_error(Errc::not_found, "WebSocket lives at /ws")),
                      false);
     }
+    // A reconnect storm is refused here, before the token is even looked at.
+    if (int64_t retry_after_s = gateway_.admit_connect(); retry_after_s > 0) {
+      return respond(503, "application/json",
+                     codec::http_error_body(make_error(
+                         Errc::unavailable, "too many connections being opened; retry after " +
+                                                std::to_string(retry_after_s) + " s")),
+                     false, retry_after_s);
+    }
     std::string token = HttpApi::bearer_token(std::string(req[http::field::authorization]));
     std::string session;
     bool has_session = false;
@@ -173,10 +181,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         });
   }
 
-  void respond(int status, const std::string& content_type, std::string body, bool keep_alive) {
+  void respond(int status, const std::string& content_type, std::string body, bool keep_alive,
+               int64_t retry_after_s = 0) {
     auto res =
         std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     res->set(http::field::server, "parley");
+    if (retry_after_s > 0) res->set(http::field::retry_after, std::to_string(retry_after_s));
     res->set(http::field::content_type, content_type);
     res->set(http::field::cache_control, "no-store");
     res->keep_alive(keep_alive);
