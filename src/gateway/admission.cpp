@@ -4,6 +4,7 @@
 
 #include "app/metrics.h"
 #include "gateway/trace_ids.h"
+#include "runtime/log_format.h"
 #include "runtime/log_trace.h"
 
 namespace parley {
@@ -41,10 +42,10 @@ void Admission::on_frame(const std::shared_ptr<Client>& client, std::string_view
     LogTraceScope scope(cmd->trace);
     if (cmd->req.has_traceparent && !cmd->req.traceparent) {
       spdlog::debug("command {} id {}: traceparent is not a valid W3C traceparent; replaced",
-                    cmd->req.op, cmd->req.id);
+                    log_safe(cmd->req.op), log_safe(cmd->req.id));
     }
-    spdlog::debug("command {} id {} from {} (session {})", cmd->req.op, cmd->req.id, client->user,
-                  client->session);
+    spdlog::debug("command {} id {} from {} (session {})", log_safe(cmd->req.op),
+                  log_safe(cmd->req.id), client->user, client->session);
   }
   // Floods: a connection gets a bounded number of commands per second, and a bounded number
   // and size of commands awaiting their results (their bodies are held until answered).

@@ -28,4 +28,35 @@ void configure_logging(LogFormat format, spdlog::level::level_enum level);
 /// Appends @p text to @p out as the body of a JSON string (no quotes around it).
 void append_json_escaped(std::string_view text, spdlog::memory_buf_t& out);
 
+/// A client-chosen string in a log line (a request id, an op name, an error message that
+/// quotes one): formatted with its control characters, backslashes and quotes escaped, so a
+/// client cannot end a text line and forge the next one. Formatted only if the line is logged.
+struct LogSafe {
+  std::string_view text;
+};
+inline LogSafe log_safe(std::string_view text) {
+  return LogSafe{text};
+}
+
 }  // namespace parley
+
+template <>
+struct fmt::formatter<parley::LogSafe> : fmt::formatter<std::string_view> {
+  template <typename Context>
+  auto format(const parley::LogSafe& s, Context& ctx) const -> decltype(ctx.out()) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    auto out = ctx.out();
+    for (char ch : s.text) {
+      unsigned char c = static_cast<unsigned char>(ch);
+      if (c == '"' || c == '\\') {
+        *out++ = '\\';
+        *out++ = ch;
+      } else if (c < 0x20 || c == 0x7f) {
+        for (char e : {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]}) *out++ = e;
+      } else {
+        *out++ = ch;
+      }
+    }
+    return out;
+  }
+};

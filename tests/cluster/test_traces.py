@@ -121,4 +121,11 @@ def test_a_send_is_followed_across_instances_and_the_persister(cluster_factory):
             assert replaced, f"{tp!r}: no line says it was replaced"
         await followed(c, m.group(1), r["seq"])
 
+        # 4. A request id is the client's: quotes, a newline and a backslash stay inside the
+        # line's msg (every line of every log parses as one object, checked by log_lines).
+        await a.ok("ping", id='q"\n[x] forged\\')
+        ping = [o for o in log_lines(c.inst(1)) if o["msg"].startswith("command ping id q")]
+        assert [o["msg"] for o in ping] == [f'command ping id q\\"\\u000a[x] forged\\\\ from {alice} '
+                                            f'(session {a.welcome["session"]})'], msgs(ping)
+
     run(main(), timeout=120)

@@ -102,6 +102,17 @@ TEST(LogFormat, ATracedScopeAddsItsTraceToEveryLine) {
   EXPECT_EQ(out.substr(first.size() + 1).find("trace_id"), std::string::npos) << out;
 }
 
+TEST(LogFormat, AClientChosenStringCannotEndATextLine) {
+  Captured text(LogFormat::text);
+  text.logger->info("command ping id {} from alice",
+                    log_safe("x\"\n[2026] [parley] [error] forged\\"));
+  std::string out = text.out.str();
+  EXPECT_EQ(out.find('\n'), out.size() - 1) << out;
+  EXPECT_NE(out.find(R"(id x\"\u000a[2026] [parley] [error] forged\\ from alice)"),
+            std::string::npos)
+      << out;
+}
+
 TEST(LogFormat, NamesAreParsed) {
   LogFormat f = LogFormat::text;
   EXPECT_TRUE(parse_log_format("json", f));
