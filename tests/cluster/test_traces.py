@@ -96,6 +96,15 @@ def test_a_send_is_followed_across_instances_and_the_persister(cluster_factory):
         for name, ls in lines.items():
             assert {o["span_id"] for o in ls} == {span}, f"{name}: spans {msgs(ls)}"
 
+        # An invitation (its record is made after a user lookup on a PostgreSQL thread) carries
+        # its command's trace to i2 too.
+        invite_trace = secrets.token_hex(16)
+        r = await a.ok("invite", room=room, user=bob, traceparent=f"00-{invite_trace}-{parent}-01")
+        assert r["traceparent"].startswith(f"00-{invite_trace}-"), r
+        await eventually(lambda: any("folded new member" in o["msg"] for o in traced(c.inst(2), invite_trace)), 20,
+                         f"i2 to log the invitation's trace {invite_trace}",
+                         detail=lambda: msgs(traced(c.inst(2), invite_trace)) or "no line with it")
+
         # 2. No traceparent: a new trace, in the logs of all three, not echoed.
         r = await a.ok("send", room=room, text="plain", id="untraced-1")
         assert "traceparent" not in r, r
