@@ -9,6 +9,7 @@
 #include "cli/kafka_mock.h"
 #include "cli/persist.h"
 #include "cli/serve.h"
+#include "runtime/log_format.h"
 
 int main(int argc, char** argv) {
   // Logs go to stderr: stdout carries the machine-readable `ready` line.
@@ -26,10 +27,22 @@ int main(int argc, char** argv) {
   auto* chat_cmd = parley::add_chat_command(app, chat);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "text, or json: one JSON object per line (ts, level, msg, trace_id, span_id)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  // The logging flags may also follow the role (`parley serve ... --log-format json`).
+  serve_cmd->fallthrough();
+  persist_cmd->fallthrough();
 
   CLI11_PARSE(app, argc, argv);
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  parley::LogFormat format = parley::LogFormat::text;
+  parley::parse_log_format(log_format, format);
+  parley::configure_logging(format, spdlog::level::from_str(log_level));
   try {
     if (serve_cmd->parsed()) return parley::run_serve(serve);
     if (persist_cmd->parsed()) return parley::run_persist(persist);

@@ -1,6 +1,11 @@
 #include "gateway/admission.h"
 
+#include <spdlog/spdlog.h>
+
 #include "app/metrics.h"
+#include "gateway/trace_ids.h"
+#include "runtime/log_format.h"
+#include "runtime/log_trace.h"
 
 namespace parley {
 
@@ -32,6 +37,17 @@ void Admission::on_frame(const std::shared_ptr<Client>& client, std::string_view
   cmd->req = std::move(parsed).value();
   cmd->op = find(cmd->req.op);
   cmd->frame_bytes = text.size();
+  // Its trace first: every log line about it, here and in the other processes, carries it.
+  cmd->trace = new_command_span(cmd->req.traceparent);
+  {
+    LogTraceScope scope(cmd->trace);
+    if (cmd->req.has_traceparent && !cmd->req.traceparent) {
+      spdlog::debug("command {} id {}: traceparent is not a valid W3C traceparent; replaced",
+                    log_safe(cmd->req.op), log_safe(cmd->req.id));
+    }
+    spdlog::debug("command {} id {} from {} (session {})", log_safe(cmd->req.op),
+                  log_safe(cmd->req.id), client->user, client->session);
+  }
   // Floods: a connection gets a bounded number of commands per second, and a bounded number
   // and size of commands awaiting their results (their bodies are held until answered).
   if (client->inflight >= s_.limits.max_inflight ||
@@ -104,6 +120,8 @@ void Admission::dispatch(const CommandPtr& cmd) {
     cmd->is_heavy = true;
     ++cmd->client->heavy_inflight;
   }
+  // What the handler logs, and what a room change it records carries, is the command's.
+  LogTraceScope scope(cmd->trace);
   op.handler(cmd);
 }
 

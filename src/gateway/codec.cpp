@@ -45,6 +45,11 @@ Result<Request> parse_request(std::string_view text, std::string& id_out) {
     if (n > kMaxTtlMs) return bad("ttl_ms must be at most 86400000 (24 h)");
     r.ttl_ms = n;
   }
+  // Bounded: parse_traceparent takes exactly 55 chars, so nothing longer is ever copied.
+  if (const json::value* tp = o.if_contains("traceparent")) {
+    r.has_traceparent = true;
+    if (tp->is_string()) r.traceparent = parse_traceparent(tp->as_string());
+  }
   r.body = std::move(o);
   return r;
 }
@@ -121,11 +126,12 @@ json::object error_object(const Error& e) {
 
 }  // namespace
 
-std::string error_frame(std::string_view id, const Error& e) {
+std::string error_frame(std::string_view id, const Error& e, std::string_view traceparent) {
   json::object o{{"type", "result"}};
   if (!id.empty()) o["id"] = id;
   o["ok"] = false;
   o["error"] = error_object(e);
+  if (!traceparent.empty()) o["traceparent"] = traceparent;
   return json::serialize(o);
 }
 

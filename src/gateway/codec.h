@@ -7,6 +7,7 @@
 
 #include "domain/message.h"
 #include "domain/result.h"
+#include "domain/trace_context.h"
 
 namespace parley::codec {
 
@@ -18,6 +19,10 @@ struct Request {
   std::string op;
   std::string id;
   std::optional<int64_t> ttl_ms;
+  // `traceparent`: present at all (then the result echoes the one parley used), and the
+  // caller's trace if it was a valid W3C traceparent (an invalid one is replaced, not refused).
+  bool has_traceparent = false;
+  std::optional<TraceContext> traceparent;
   boost::json::object body;
 };
 
@@ -36,7 +41,8 @@ std::string message_frame(const Message& m);
 std::string welcome_frame(std::string_view session, std::string_view user,
                           std::string_view instance, std::string_view epoch);
 std::string ok_frame(std::string_view id, boost::json::object fields = {});
-std::string error_frame(std::string_view id, const Error& e);  // id empty: omitted
+std::string error_frame(std::string_view id, const Error& e,
+                        std::string_view traceparent = {});  // id, traceparent empty: omitted
 std::string event_frame(std::string_view event, std::string_view room, std::string_view user);
 /// `{"error":{"code","message"}}` for HTTP error bodies.
 std::string http_error_body(const Error& e);

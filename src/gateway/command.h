@@ -7,6 +7,7 @@
 #include <string>
 
 #include "domain/deadline.h"
+#include "domain/trace_context.h"
 #include "gateway/client.h"
 #include "gateway/codec.h"
 
@@ -24,6 +25,7 @@ struct Command {
   bool counted = false;   // in its client's in-flight count and bytes
   std::string raw;        // the frame as sent, kept for the dead-letter record when it has a ttl
   DeadlinePtr deadline;
+  TraceContext trace;  // the caller's trace with parley's span, or a new trace (trace_ids.h)
   std::unique_ptr<boost::asio::steady_timer> timer;
   bool answered = false;
   int64_t admitted_ns = 0;  // monotonic_ns() when its frame was decoded: latency by op

@@ -1,22 +1,42 @@
 #include "gateway/replies.h"
 
+#include <spdlog/spdlog.h>
 #include <algorithm>
 
 #include "app/metrics.h"
+#include "runtime/log_format.h"
+#include "runtime/log_trace.h"
 
 namespace parley {
 
 void Replies::ok(const CommandPtr& cmd, boost::json::object fields) {
   if (cmd->answered) return;
+  LogTraceScope scope(cmd->trace);
+  spdlog::debug("result of {} id {}: ok", log_safe(cmd->req.op), log_safe(cmd->req.id));
+  // A client that sent a traceparent gets the one parley used back (its span as the parent).
+  if (cmd->req.has_traceparent) {
+    auto header = cmd->trace.header();
+    fields["traceparent"] = std::string_view(header.data(), header.size());
+  }
   deliver(cmd, make_frame(codec::ok_frame(cmd->req.id, std::move(fields))));
 }
 
 void Replies::error(const CommandPtr& cmd, const Error& e) {
   if (cmd->answered) return;
+  LogTraceScope scope(cmd->trace);
+  spdlog::debug("result of {} id {}: {}{} ({})", log_safe(cmd->req.op), log_safe(cmd->req.id),
+                wire_name(e.code), e.outcome_unknown ? ", outcome unknown" : "",
+                log_safe(e.message));
   count(Metrics::global().command_errors_total);
   if (e.code == Errc::rate_limited) count(Metrics::global().rate_limited_total);
   if (e.code == Errc::timeout) dead_letter(cmd, e.message);
-  deliver(cmd, make_frame(codec::error_frame(cmd->req.id, e)));
+  std::array<char, TraceContext::kHeaderChars> header{};
+  std::string_view traceparent;
+  if (cmd->req.has_traceparent) {
+    header = cmd->trace.header();
+    traceparent = {header.data(), header.size()};
+  }
+  deliver(cmd, make_frame(codec::error_frame(cmd->req.id, e, traceparent)));
 }
 
 void Replies::deliver(const CommandPtr& cmd, Frame frame) {
@@ -66,6 +86,8 @@ void Replies::route(const std::string& user, const std::string& session, const F
 }
 
 void Replies::dead_letter(const CommandPtr& cmd, const std::string& reason) {
+  spdlog::debug("dead letter: {} id {} of {}: {}", log_safe(cmd->req.op), log_safe(cmd->req.id),
+                cmd->client->user, log_safe(reason));
   s_.dead_letters->record(DeadLetter{cmd->client->session, cmd->client->user, cmd->req.op, cmd->raw,
                                      reason, s_.clock->now_ms()});
 }

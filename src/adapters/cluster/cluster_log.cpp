@@ -13,6 +13,7 @@
 #include "adapters/crypto/random_hex.h"
 #include "adapters/kafka/kafka_range_reader.h"
 #include "app/metrics.h"
+#include "runtime/log_trace.h"
 
 namespace parley {
 
@@ -22,6 +23,37 @@ constexpr int kStartTimeoutMs = 15000;
 
 // The log's tail fetches in batches (ClusterLogOptions::fetch_wait_ms).
 constexpr const char* kLogTailFetchBytes = "16384";
+
+const char* kind_name(Folded::Kind k) {
+  switch (k) {
+    case Folded::Kind::message:
+      return "message";
+    case Folded::Kind::duplicate:
+      return "duplicate";
+    case Folded::Kind::refused:
+      return "refusal";
+    case Folded::Kind::expired:
+      return "expired command";
+    case Folded::Kind::room_created:
+      return "room creation";
+    case Folded::Kind::member_added:
+      return "new member";
+    case Folded::Kind::room_exists:
+      return "existing room";
+  }
+  return "record";
+}
+
+// One debug line per traced record folded, on every instance that folds it: where a command
+// went, by its trace id. A level check only when debug is off (the delivery path).
+void log_folded(const Consumed& c, const FoldStep& step) {
+  if (c.trace.empty() || !spdlog::should_log(spdlog::level::debug)) return;
+  LogTraceScope scope(c.trace);
+  const Folded& f = step.outcome;
+  spdlog::debug("log: folded {} in {} (partition {} offset {}, seq {}) from {}", kind_name(f.kind),
+                step.record->room, c.partition, c.offset,
+                f.kind == Folded::Kind::message ? f.message.seq : 0, step.record->origin);
+}
 
 }  // namespace
 
@@ -134,6 +166,7 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
     FoldStep step = fold_consumed(fold_, c);
     if (step.kind != FoldStep::Kind::folded) continue;
     ++folded;
+    log_folded(c, step);
     Folded& outcome = step.outcome;
     // A loaded partition's backlog: what was committed before the load is no news here.
     const bool backlog = c.offset < backlog_end_[static_cast<size_t>(c.partition)];

@@ -140,6 +140,7 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
     int64_t unknown_since = 0;      // steady ms: its delivery failed, it may be in the log
     int64_t first_produced_ms = 0;  // steady ms
     bool produced = false;          // handed to the producer (not waiting for its partition)
+    TraceContext trace;             // its command's: the record's traceparent header
   };
 
   // Reading a partition: not yet, being loaded (commands wait, in order), or read.

@@ -10,6 +10,7 @@
 #include "adapters/cluster/unknown_outcome.h"
 #include "adapters/crypto/random_hex.h"
 #include "adapters/kafka/record_codec.h"
+#include "runtime/log_trace.h"
 
 namespace parley {
 
@@ -40,6 +41,8 @@ void ClusterLog::submit_when_followed(Pending pending) {
 void ClusterLog::produce(uint64_t request) {
   std::string key;
   std::string value;
+  std::array<char, TraceContext::kHeaderChars> traceparent{};
+  bool traced = false;
   {
     std::lock_guard lock(pending_mu_);
     auto it = pending_.find(request);
@@ -47,9 +50,15 @@ void ClusterLog::produce(uint64_t request) {
     it->second.produced = true;
     key = it->second.record.room;
     value = encode_record(it->second.record);
+    if (!it->second.trace.empty()) {
+      traceparent = it->second.trace.header();
+      traced = true;
+    }
   }
-  Status st = producer_->produce(kafka_.messages(), std::move(key), std::move(value),
-                                 [this, request](const Delivery& d) { on_delivery(request, d); });
+  Status st = producer_->produce(
+      kafka_.messages(), std::move(key), std::move(value),
+      [this, request](const Delivery& d) { on_delivery(request, d); },
+      traced ? std::string_view(traceparent.data(), traceparent.size()) : std::string_view{});
   if (!st) fail(request, st.error());
 }
 
@@ -70,6 +79,7 @@ void ClusterLog::append(AppendRequest request, std::function<void(Result<Appende
   p.record.text = std::move(request.text);
   p.record.client_msg_id = std::move(request.client_msg_id);
   p.record.msg_id = random_hex(8);
+  p.trace = request.trace;
   p.on_send = std::move(done);
   submit_when_followed(std::move(p));
 }
@@ -87,6 +97,9 @@ void ClusterLog::create_room(Room room, bool if_absent, std::function<void(Statu
   }
   p.if_absent = if_absent;
   p.on_room = std::move(done);
+  // RoomStore's calls carry no trace: the one of the command this worker is handling, if any
+  // (the gateway's scope around its op handler), goes with the record.
+  if (const TraceContext* t = LogTraceScope::current()) p.trace = *t;
   submit_when_followed(std::move(p));
 }
 
@@ -98,6 +111,7 @@ void ClusterLog::add_member(std::string room, std::string user, std::string invi
   p.record.target = std::move(user);
   p.record.user = std::move(invited_by);
   p.on_room = std::move(done);
+  if (const TraceContext* t = LogTraceScope::current()) p.trace = *t;
   submit_when_followed(std::move(p));
 }
 

@@ -8,6 +8,7 @@
 #include "adapters/cluster/fold_driver.h"
 #include "adapters/kafka/kafka_group_consumer.h"
 #include "app/metrics.h"
+#include "runtime/log_trace.h"
 
 namespace parley {
 
@@ -41,7 +42,8 @@ std::map<int32_t, int64_t> Persister::assigned(const std::vector<int32_t>& parti
   return start;
 }
 
-PersistBatch Persister::fold(const std::vector<Consumed>& records) {
+PersistBatch Persister::fold(const std::vector<Consumed>& records,
+                             std::vector<StoredTrace>* traced) {
   PersistBatch batch;
   std::map<int32_t, OffsetAdvance> moved;
   for (const Consumed& c : records) {
@@ -56,6 +58,15 @@ PersistBatch Persister::fold(const std::vector<Consumed>& records) {
     if (step.kind == FoldStep::Kind::already_folded) continue;
     if (step.kind != FoldStep::Kind::folded) continue;
     Folded& outcome = step.outcome;
+    if (traced != nullptr && !c.trace.empty()) {
+      bool stored = outcome.kind == Folded::Kind::message ||
+                    outcome.kind == Folded::Kind::room_created ||
+                    outcome.kind == Folded::Kind::member_added;
+      if (stored) {
+        traced->push_back(StoredTrace{c.trace, outcome.kind, step.record->room, outcome.message.seq,
+                                      c.partition, c.offset});
+      }
+    }
     switch (outcome.kind) {
       case Folded::Kind::message:
         batch.messages.push_back(PersistedMessage{c.partition, std::move(outcome.message)});
@@ -112,6 +123,17 @@ Persister::Stored Persister::store(const PersistBatch& batch, KafkaGroupConsumer
   }
 }
 
+void Persister::log_stored(const std::vector<StoredTrace>& traced) {
+  for (const StoredTrace& t : traced) {
+    LogTraceScope scope(t.trace);
+    const char* what = t.kind == Folded::Kind::message        ? "message"
+                       : t.kind == Folded::Kind::room_created ? "room"
+                                                              : "member";
+    spdlog::debug("persister: stored {} of {} (seq {}, partition {} offset {})", what, t.room,
+                  t.seq, t.partition, t.offset);
+  }
+}
+
 void Persister::run(const std::atomic<bool>& stop, const std::function<void()>& on_ready) {
   GroupCallbacks callbacks;
   callbacks.on_assigned = [this](const std::vector<int32_t>& partitions) {
@@ -130,13 +152,17 @@ void Persister::run(const std::atomic<bool>& stop, const std::function<void()>& 
   while (!stop.load()) {
     auto records = consumer.poll(options_.poll_ms, options_.max_batch);
     if (records.empty()) continue;
-    PersistBatch batch = fold(records);
+    // Which traced records each batch stored: debug lines, so collected only at debug.
+    std::vector<StoredTrace> traced;
+    bool debug = spdlog::should_log(spdlog::level::debug);
+    PersistBatch batch = fold(records, debug ? &traced : nullptr);
     if (batch.empty()) continue;
     // The batch is kept until PostgreSQL takes it: nothing is polled (or committed) meanwhile.
     Stored stored = store(batch, consumer, stop);
     if (stored == Stored::stopping) break;
     if (stored == Stored::stale) continue;
     persisted_.fetch_add(batch.messages.size());
+    log_stored(traced);
     std::map<int32_t, int64_t> next;
     for (const OffsetAdvance& a : batch.offsets) {
       next[a.partition] = a.to;

@@ -47,7 +47,18 @@ class Persister {
   uint64_t stale_batches() const { return stale_batches_.load(); }
 
  private:
-  PersistBatch fold(const std::vector<Consumed>& records);
+  // A traced record of a batch, logged (debug) once the batch is stored.
+  struct StoredTrace {
+    TraceContext trace;
+    Folded::Kind kind;
+    std::string room;
+    int64_t seq = 0;
+    int32_t partition = 0;
+    int64_t offset = 0;
+  };
+  /// Folds @p records into a batch; with @p traced, notes its traced records there.
+  PersistBatch fold(const std::vector<Consumed>& records, std::vector<StoredTrace>* traced);
+  static void log_stored(const std::vector<StoredTrace>& traced);
   std::map<int32_t, int64_t> assigned(const std::vector<int32_t>& partitions);
   /// Loads @p partitions' state from PostgreSQL into the fold (retrying until it answers or
   /// @p stop); returns where each starts.

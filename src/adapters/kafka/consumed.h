@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include "domain/trace_context.h"
+
 namespace parley {
 
 struct Consumed {
@@ -15,6 +17,9 @@ struct Consumed {
   // It carries a valid MAC under the cluster's key for its topic (record_mac.h). Whoever reads
   // a record checks this first: one that is not authentic is dropped, never acted on.
   bool authentic = false;
+  // The trace of the command that wrote it (its `traceparent` header, covered by the MAC), the
+  // writer's span as span_id; empty if it has none or is not authentic.
+  TraceContext trace{};
 };
 
 }  // namespace parley

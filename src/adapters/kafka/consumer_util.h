@@ -9,10 +9,11 @@
 
 namespace parley::kafka_detail {
 
-// Whether @p m, read from @p topic, carries a valid MAC of @p mac over @p c's key and value;
-// counted and logged if not. No key: nothing is authentic (and nothing is counted).
+// Whether @p m, read from @p topic, carries a valid MAC of @p mac over @p c's key and value
+// (and its traceparent header, if it has one: then @p c's trace is set); counted and logged if
+// not. No key: nothing is authentic (and nothing is counted).
 inline bool authentic(const rd_kafka_message_t* m, const RecordMac* mac, std::string_view topic,
-                      const Consumed& c) {
+                      Consumed& c) {
   if (mac == nullptr) return false;
   rd_kafka_headers_t* headers = nullptr;
   const void* tag = nullptr;
@@ -24,9 +25,24 @@ inline bool authentic(const rd_kafka_message_t* m, const RecordMac* mac, std::st
     note_rejected(topic, c.partition, c.offset, "no MAC header");
     return false;
   }
-  if (!mac->verify(topic, c.key, c.value, {static_cast<const char*>(tag), size})) {
+  // A trace is 55 bytes or it is not one; its bytes are read only once the MAC vouches for them.
+  const void* trace = nullptr;
+  size_t trace_size = 0;
+  std::string_view traceparent;
+  if (rd_kafka_header_get_last(headers, RecordMac::kTraceHeader, &trace, &trace_size) ==
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (trace == nullptr || trace_size != TraceContext::kHeaderChars) {
+      note_rejected(topic, c.partition, c.offset, "malformed traceparent header");
+      return false;
+    }
+    traceparent = {static_cast<const char*>(trace), trace_size};
+  }
+  if (!mac->verify(topic, c.key, c.value, {static_cast<const char*>(tag), size}, traceparent)) {
     note_rejected(topic, c.partition, c.offset, "MAC does not verify");
     return false;
+  }
+  if (!traceparent.empty()) {
+    if (auto t = parse_propagated(traceparent)) c.trace = *t;
   }
   return true;
 }

@@ -209,27 +209,48 @@ bool KafkaProducer::reachable() const {
 }
 
 Status KafkaProducer::produce(const std::string& topic, std::string key, std::string value,
-                              DeliveryCallback on_delivery) {
+                              DeliveryCallback on_delivery, std::string_view traceparent) {
   if (stopped_.load(std::memory_order_acquire)) {
     return make_error(Errc::unavailable, "kafka producer stopped");
   }
   auto* p = new Pending{std::move(key), std::move(value), std::move(on_delivery)};
-  // Every record of a cluster role is signed (record_mac.h); librdkafka copies the header.
+  // Every record of a cluster role is signed (record_mac.h), its trace included; librdkafka
+  // copies the headers.
   std::optional<RecordMac::Tag> tag;
-  if (options_.mac) tag = options_.mac->sign(topic, p->key, p->value);
+  if (options_.mac) tag = options_.mac->sign(topic, p->key, p->value, traceparent);
+  rd_kafka_vu_t vus[6];
+  size_t n = 0;
+  vus[n].vtype = RD_KAFKA_VTYPE_TOPIC;
+  vus[n++].u.cstr = topic.c_str();
+  vus[n].vtype = RD_KAFKA_VTYPE_KEY;
+  vus[n].u.mem.ptr = p->key.data();
+  vus[n++].u.mem.size = p->key.size();
+  vus[n].vtype = RD_KAFKA_VTYPE_VALUE;
+  vus[n].u.mem.ptr = p->value.data();
+  vus[n++].u.mem.size = p->value.size();
+  if (tag) {
+    vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
+    vus[n].u.header.name = RecordMac::kHeader;
+    vus[n].u.header.val = tag->data();
+    vus[n++].u.header.size = static_cast<ssize_t>(tag->size());
+  }
+  if (!traceparent.empty()) {
+    vus[n].vtype = RD_KAFKA_VTYPE_HEADER;
+    vus[n].u.header.name = RecordMac::kTraceHeader;
+    vus[n].u.header.val = traceparent.data();
+    vus[n++].u.header.size = static_cast<ssize_t>(traceparent.size());
+  }
+  vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vus[n++].u.ptr = p;
   // No RD_KAFKA_MSG_F_BLOCK: a full queue fails at once with _QUEUE_FULL.
-  std::shared_lock lock(rk_mu_);
-  rd_kafka_resp_err_t err =
-      tag ? rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-                              RD_KAFKA_V_KEY(p->key.data(), p->key.size()),
-                              RD_KAFKA_V_VALUE(p->value.data(), p->value.size()),
-                              RD_KAFKA_V_HEADER(RecordMac::kHeader, tag->data(),
-                                                static_cast<ssize_t>(tag->size())),
-                              RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END)
-          : rd_kafka_producev(rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-                              RD_KAFKA_V_KEY(p->key.data(), p->key.size()),
-                              RD_KAFKA_V_VALUE(p->value.data(), p->value.size()),
-                              RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  {
+    std::shared_lock lock(rk_mu_);
+    if (rd_kafka_error_t* error = rd_kafka_produceva(rk_.get(), vus, n)) {
+      err = rd_kafka_error_code(error);
+      rd_kafka_error_destroy(error);
+    }
+  }
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Ok{};
   delete p;
   if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {

@@ -63,8 +63,9 @@ class KafkaProducer {
   /// Enqueues one record. On success @p on_delivery runs exactly once, later, on the poll
   /// thread. On failure (queue full: unavailable; too large: too_large; stopped: unavailable)
   /// it is not called. Never blocks.
+  /// A non-empty @p traceparent goes into the record's `traceparent` header (and its MAC).
   Status produce(const std::string& topic, std::string key, std::string value,
-                 DeliveryCallback on_delivery);
+                 DeliveryCallback on_delivery, std::string_view traceparent = {});
 
   /// Drops every record still in the local queue (not yet handed to a broker): each comes back
   /// through its callback with ok=false, code=timeout, not_persisted=true. In-flight records are

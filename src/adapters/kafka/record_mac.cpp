@@ -15,6 +15,9 @@ namespace {
 
 // Domain separation: the same key may never MAC anything else the same way.
 constexpr std::string_view kDomain{"parley-record-v1\0", 17};
+// Records with a traceparent header: their own tag, so that one with the header stripped (or
+// one without it given a header) never verifies under the other construction.
+constexpr std::string_view kTracedDomain{"parley-record-traced-v1\0", 24};
 
 void update(crypto_generichash_blake2b_state& st, std::string_view bytes) {
   crypto_generichash_blake2b_update(&st, reinterpret_cast<const unsigned char*>(bytes.data()),
@@ -34,7 +37,9 @@ void update_length(crypto_generichash_blake2b_state& st, size_t n) {
 RecordMac::RecordMac(const Key& key) {
   if (sodium_init() < 0) throw std::runtime_error("libsodium cannot be initialised");
   crypto_generichash_blake2b_init(&keyed_, key.data(), key.size(), kTagBytes);
+  keyed_traced_ = keyed_;
   update(keyed_, kDomain);
+  update(keyed_traced_, kTracedDomain);
 }
 
 std::optional<RecordMac> RecordMac::from_hex(std::string_view hex) {
@@ -65,13 +70,17 @@ std::string RecordMac::random_hex_key() {
   return hex;
 }
 
-RecordMac::Tag RecordMac::sign(std::string_view topic, std::string_view key,
-                               std::string_view value) const {
-  crypto_generichash_blake2b_state st = keyed_;
+RecordMac::Tag RecordMac::sign(std::string_view topic, std::string_view key, std::string_view value,
+                               std::string_view traceparent) const {
+  crypto_generichash_blake2b_state st = traceparent.empty() ? keyed_ : keyed_traced_;
   update_length(st, topic.size());
   update(st, topic);
   update_length(st, key.size());
   update(st, key);
+  if (!traceparent.empty()) {
+    update_length(st, traceparent.size());
+    update(st, traceparent);
+  }
   update(st, value);  // last: its length needs no prefix
   Tag tag{};
   crypto_generichash_blake2b_final(&st, tag.data(), tag.size());
@@ -79,9 +88,9 @@ RecordMac::Tag RecordMac::sign(std::string_view topic, std::string_view key,
 }
 
 bool RecordMac::verify(std::string_view topic, std::string_view key, std::string_view value,
-                       std::string_view tag) const {
+                       std::string_view tag, std::string_view traceparent) const {
   if (tag.size() != kTagBytes) return false;
-  Tag expected = sign(topic, key, value);
+  Tag expected = sign(topic, key, value, traceparent);
   return sodium_memcmp(expected.data(), tag.data(), kTagBytes) == 0;
 }
 

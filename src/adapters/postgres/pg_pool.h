@@ -22,6 +22,7 @@
 #include "adapters/postgres/pg_connection.h"
 #include "adapters/sqlite/job_queue.h"  // header-only, storage-agnostic bounded queue
 #include "domain/result.h"
+#include "runtime/log_trace.h"
 
 namespace parley::pg {
 
@@ -96,16 +97,28 @@ class PgPool {
   std::atomic<int64_t> refused_logged_at_{0};
 };
 
+// The trace of the command that queued a job goes with it: the job and its completion run in
+// that command's log scope, so a record its completion makes (an invitation or a dm after the
+// user lookup) carries the command's trace, and so do its log lines.
 template <typename T, typename Fn>
 class PgPool::FnJob final : public PgJob {
  public:
-  FnJob(Fn fn, std::function<void(Result<T>)> done) : fn_(std::move(fn)), done_(std::move(done)) {}
-  void run(Connection& c) override { done_(fn_(c)); }
-  void fail(const Error& e) override { done_(e); }
+  FnJob(Fn fn, std::function<void(Result<T>)> done) : fn_(std::move(fn)), done_(std::move(done)) {
+    if (const TraceContext* t = LogTraceScope::current()) trace_ = *t;
+  }
+  void run(Connection& c) override {
+    LogTraceScope scope(trace_);
+    done_(fn_(c));
+  }
+  void fail(const Error& e) override {
+    LogTraceScope scope(trace_);
+    done_(e);
+  }
 
  private:
   Fn fn_;
   std::function<void(Result<T>)> done_;
+  TraceContext trace_{};
 };
 
 template <typename T, typename Fn>

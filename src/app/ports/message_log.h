@@ -11,6 +11,7 @@
 #include "domain/deadline.h"
 #include "domain/message.h"
 #include "domain/result.h"
+#include "domain/trace_context.h"
 
 namespace parley {
 
@@ -20,6 +21,7 @@ struct AppendRequest {
   std::string text;
   std::string client_msg_id;  // empty: not idempotent
   DeadlinePtr deadline;       // null: no time-to-live
+  TraceContext trace{};       // the command's trace: a cluster log hands it on with the record
 };
 
 struct Appended {

@@ -30,8 +30,9 @@ void SendMessage::admit(const Command& cmd, Done<Reply> done) {
   if (!s_.limiter.allow(cmd.user, s_.clock->steady_ms())) {
     return done(make_error(Errc::rate_limited, "too many messages; slow down"));
   }
-  s_.log->append(AppendRequest{cmd.room, cmd.user, cmd.text, cmd.client_msg_id, cmd.deadline},
-                 std::move(done));
+  s_.log->append(
+      AppendRequest{cmd.room, cmd.user, cmd.text, cmd.client_msg_id, cmd.deadline, cmd.trace},
+      std::move(done));
 }
 
 }  // namespace parley

@@ -13,6 +13,7 @@ class SendMessage {
     std::string text;
     std::string client_msg_id;
     DeadlinePtr deadline;
+    TraceContext trace{};  // handed on with the message's record
   };
   using Reply = Appended;
 

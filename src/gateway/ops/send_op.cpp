@@ -6,8 +6,8 @@ void send_op(OpContext& ctx, const CommandPtr& cmd) {
   PARLEY_REQUIRE(room, codec::required_string(cmd->req.body, "room"));
   PARLEY_REQUIRE(text, codec::required_string(cmd->req.body, "text"));
   PARLEY_REQUIRE(client_msg_id, codec::optional_string(cmd->req.body, "client_msg_id"));
-  SendMessage::Command c{cmd->client->user, *room, std::move(*text), client_msg_id->value_or(""),
-                         cmd->deadline};
+  SendMessage::Command c{cmd->client->user,           *room,         std::move(*text),
+                         client_msg_id->value_or(""), cmd->deadline, cmd->trace};
   ctx.send.handle(c, [&ctx, cmd](Result<Appended> r) {
     ctx.on_worker(cmd, [&ctx, cmd, r = std::move(r)] {
       if (!r) return ctx.replies.error(cmd, r.error());

@@ -34,6 +34,37 @@ TEST(ParseRequestTest, AWellFormedCommand) {
   EXPECT_EQ(p.result->body.at("text").as_string(), "hi");
 }
 
+TEST(ParseRequestTest, ATraceparentIsTakenOrMarkedForReplacementNeverRefused) {
+  auto p = parse(
+      R"({"type":"ping","id":"a","traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})");
+  ASSERT_TRUE(p.result);
+  EXPECT_TRUE(p.result->has_traceparent);
+  ASSERT_TRUE(p.result->traceparent);
+  EXPECT_EQ(p.result->traceparent->trace_id_view(), "4bf92f3577b34da6a3ce929d0e0e4736");
+  for (const char* bad : {R"("nope")", "42", "null", R"({"a":1})",
+                          R"("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ")"}) {
+    auto q = parse(std::string(R"({"type":"ping","id":"a","traceparent":)") + bad + "}");
+    ASSERT_TRUE(q.result) << bad;  // the command goes on; a new trace replaces it
+    EXPECT_TRUE(q.result->has_traceparent) << bad;
+    EXPECT_FALSE(q.result->traceparent) << bad;
+  }
+  auto none = parse(R"({"type":"ping","id":"a"})");
+  ASSERT_TRUE(none.result);
+  EXPECT_FALSE(none.result->has_traceparent);
+}
+
+TEST(ParseRequestTest, AnErrorFrameEchoesATraceparent) {
+  auto frame =
+      json::parse(codec::error_frame("a", make_error(Errc::not_found, "x"),
+                                     "00-4bf92f3577b34da6a3ce929d0e0e4736-0123456789abcdef-01"))
+          .as_object();
+  EXPECT_EQ(frame.at("traceparent").as_string(),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0123456789abcdef-01");
+  EXPECT_FALSE(json::parse(codec::error_frame("a", make_error(Errc::not_found, "x")))
+                   .as_object()
+                   .contains("traceparent"));
+}
+
 TEST(ParseRequestTest, MalformedJsonIsABadRequestWithoutId) {
   for (auto text : {R"({"type":"ping","id":"r1")", "not json", "", R"({"type":})"}) {
     auto p = parse(text);

@@ -95,6 +95,24 @@ TEST(RecordMac, KeysFromHex) {
   EXPECT_FALSE(RecordMac::from_hex(hex.substr(0, 30) + "  " + hex.substr(32)));
 }
 
+TEST(RecordMac, ATraceIsCoveredByTheTag) {
+  RecordMac mac = key_of(7);
+  const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::string other = "00-4bf92f3577b34da6a3ce929d0e0e4737-00f067aa0ba902b7-01";
+  auto traced = tag_text(mac.sign(kTopic, kKey, kValue, tp));
+  auto plain = tag_text(mac.sign(kTopic, kKey, kValue));
+  EXPECT_TRUE(mac.verify(kTopic, kKey, kValue, traced, tp));
+  // Another trace, a trace stripped, a trace attached: none verifies.
+  EXPECT_FALSE(mac.verify(kTopic, kKey, kValue, traced, other));
+  EXPECT_FALSE(mac.verify(kTopic, kKey, kValue, traced));
+  EXPECT_FALSE(mac.verify(kTopic, kKey, kValue, plain, tp));
+  // The trace's bytes cannot be moved into the value (its own domain tag and length prefix).
+  std::string shifted = std::string("\0\0\0\x37", 4) + tp + kValue;
+  EXPECT_FALSE(mac.verify(kTopic, kKey, shifted, traced));
+  // Records without a trace keep the tag they always had.
+  EXPECT_EQ(plain, tag_text(mac.sign(kTopic, kKey, kValue, "")));
+}
+
 TEST(RecordMac, RejectionsAreCountedByTopic) {
   auto& rejected = Metrics::global().records_rejected_total;
   uint64_t messages = rejected[0].load(), results = rejected[1].load(), events = rejected[2].load(),
