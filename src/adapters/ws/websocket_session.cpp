@@ -25,6 +25,10 @@ constexpr int kMaxIdleTicks = 3;
 // One gather write takes at most this much of the queue.
 constexpr size_t kMaxWriteBytes = 512 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
+// TLS: each connection has a buffer of its own, always in use by the pending read, beside the
+// ~70 KiB Asio and OpenSSL hold per connection anyway. Small, since most frames are: a large
+// frame takes a few reads (OpenSSL hands out its decrypted record piece by piece).
+constexpr size_t kTlsReadChunk = 4 * 1024;
 constexpr int kChunksPerTurn = 8;
 // A control frame's header: its payload is at most 125 bytes, so the length fits in 7 bits.
 constexpr size_t kControlHeader = 2;
@@ -71,7 +75,7 @@ WebSocketSession<Stream>::WebSocketSession(Stream stream, Gateway& gateway, int 
       max_queue_bytes_(gateway.services().limits.send_queue_bytes),
       keepalive_(stream_.get_executor()),
       hard_close_(stream_.get_executor()) {
-  if constexpr (is_tls_v<Stream>) read_buffer_ = std::make_unique<char[]>(kReadChunk);
+  if constexpr (is_tls_v<Stream>) read_buffer_ = std::make_unique<char[]>(kTlsReadChunk);
 }
 
 template <class Stream>
@@ -89,7 +93,7 @@ template <class Stream>
 void WebSocketSession<Stream>::do_read() {
   if constexpr (is_tls_v<Stream>) {
     stream_.async_read_some(
-        asio::buffer(read_buffer_.get(), kReadChunk),
+        asio::buffer(read_buffer_.get(), kTlsReadChunk),
         [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
           if (ec || self->state_ == State::closed) return self->finish();
           if (self->on_bytes({self->read_buffer_.get(), n})) self->do_read();
