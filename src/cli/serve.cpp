@@ -194,14 +194,12 @@ std::string default_instance() {
 }  // namespace
 
 int run_serve(const ServeOptions& o) {
-  // Signals are taken by one thread (below) with sigwait: they must be blocked in every thread,
-  // so before any is started (SIGHUP's default action would end the process).
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // SIGHUP is taken by the signal thread (below) with sigwait: it must be blocked in every
+  // thread, so before any is started (its default action would end the process).
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
   raise_fd_limit();
   auto [host, port] = split_host_port(o.listen);
   int threads = o.threads > 0 ? o.threads : usable_cpus();
@@ -228,6 +226,12 @@ int run_serve(const ServeOptions& o) {
 
   // SIGINT and SIGTERM end the accept loop; everything else is then wound down in order.
   // SIGHUP reloads the TLS certificate and key.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread signals([&] {
     int sig = 0;
     while (sigwait(&set, &sig) == 0 && sig == SIGHUP) server.reload_tls();
