@@ -285,7 +285,7 @@ def _start_fails(tmp_path, flags: list[str]) -> str:
     data.mkdir(exist_ok=True)
     proc = subprocess.run([PARLEY_BIN, "serve", "--listen", "127.0.0.1:0", "--data", str(data),
                            *DEFAULT_FLAGS, *flags], capture_output=True, timeout=T(20))
-    assert proc.returncode != 0, proc
+    assert proc.returncode > 0, proc  # an exit with a status, not a crash
     assert b"ready" not in proc.stdout
     return (proc.stdout + proc.stderr).decode(errors="replace")
 
