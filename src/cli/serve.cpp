@@ -99,6 +99,22 @@ CLI::App* add_serve_command(CLI::App& app, ServeOptions& o) {
   cmd->add_option("--argon2-ops", o.argon2_ops, "argon2id passes")->capture_default_str();
   cmd->add_option("--argon2-mem-kib", o.argon2_mem_kib, "argon2id memory, KiB")
       ->capture_default_str();
+  auto* tls_cert = cmd->add_option(
+      "--tls-cert", o.tls.cert_file,
+      "Serve https and wss: PEM certificate chain, leaf first (with --tls-key; SIGHUP "
+      "reloads both)");
+  auto* tls_key =
+      cmd->add_option("--tls-key", o.tls.key_file, "PEM private key of --tls-cert, unencrypted");
+  tls_cert->needs(tls_key);
+  tls_key->needs(tls_cert);
+  cmd->add_option("--tls-handshake-timeout-ms", o.tls.handshake_timeout_ms,
+                  "TLS: a connection not through its handshake by then is closed")
+      ->check(CLI::Range(1, 600000))
+      ->capture_default_str();
+  cmd->add_option("--tls-max-handshakes", o.tls.max_handshakes,
+                  "TLS: handshakes in progress at once; past it a new connection is closed")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30))
+      ->capture_default_str();
   cmd->add_option("--sync", o.sync, "SQLite durability: full (fsync per commit) or normal")
       ->check(CLI::IsMember({"full", "normal"}))
       ->capture_default_str();
@@ -183,6 +199,12 @@ std::string default_instance() {
 }  // namespace
 
 int run_serve(const ServeOptions& o) {
+  // SIGHUP is taken by the signal thread (below) with sigwait: it must be blocked in every
+  // thread, so before any is started (its default action would end the process).
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
   raise_fd_limit();
   auto [host, port] = split_host_port(o.listen);
   int threads = o.threads > 0 ? o.threads : usable_cpus();
@@ -201,28 +223,30 @@ int run_serve(const ServeOptions& o) {
   WorkerPool pool(threads);
   Gateway gateway(services, pool, instance, o.sessions);
   HttpApi api(services);
-  WsServer server(gateway, api, pool);
+  WsServer server(gateway, api, pool, o.tls);
   gateway.start();
   storage.start();
   pool.start();
   uint16_t bound = server.listen(host, port);
 
-  // Signals end the accept loop; everything else is then wound down in order.
+  // SIGINT and SIGTERM end the accept loop; everything else is then wound down in order.
+  // SIGHUP reloads the TLS certificate and key.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::thread signals([&] {
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) server.reload_tls();
     spdlog::info("signal {}: shutting down", sig);
     server.stop();
   });
 
   spdlog::info("parley {} serving on {}:{} with {} workers, {}", gateway.instance(), host, bound,
                threads, storage.description);
-  std::printf("ready http://%s:%u\n", host.c_str(), bound);
+  std::printf("ready %s://%s:%u\n", o.tls.enabled() ? "https" : "http", host.c_str(), bound);
   std::fflush(stdout);
   server.run();
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "adapters/sqlite/sqlite_storage.h"
+#include "adapters/ws/ws_server.h"
 #include "app/services.h"
 #include "gateway/session_registry.h"
 
@@ -50,11 +51,13 @@ struct ServeOptions {
   // Bounds of each of the storage writer's and reader's queues: the adapter's defaults.
   size_t storage_queue_jobs = SqliteOptions{}.write_queue_max_jobs;
   size_t storage_queue_bytes = SqliteOptions{}.write_queue_max_bytes;
+  TlsSettings tls;  // https and wss on --listen when given
 };
 
 /// Adds the `serve` subcommand to @p app; @p opts receives its flags.
 CLI::App* add_serve_command(CLI::App& app, ServeOptions& opts);
-/// Runs the server until SIGINT/SIGTERM; returns the process exit code.
+/// Runs the server until SIGINT/SIGTERM (SIGHUP reloads the TLS files); returns the process
+/// exit code.
 int run_serve(const ServeOptions& opts);
 /// "HOST:PORT" (HOST may be [v6]); throws std::runtime_error if malformed.
 std::pair<std::string, uint16_t> split_host_port(const std::string& listen);

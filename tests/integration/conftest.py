@@ -423,7 +423,7 @@ class ParleyServer:
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_TIMEOUT
-        pat = re.compile(rb"^ready http://127\.0\.0\.1:(\d+)\s*$", re.M)
+        pat = re.compile(rb"^ready https?://127\.0\.0\.1:(\d+)\s*$", re.M)
         while True:
             data = out_path.read_bytes()
             m = pat.search(data)

@@ -25,6 +25,10 @@ constexpr int kMaxIdleTicks = 3;
 // One gather write takes at most this much of the queue.
 constexpr size_t kMaxWriteBytes = 512 * 1024;
 constexpr size_t kReadChunk = 16 * 1024;
+// TLS: each connection has a buffer of its own, always in use by the pending read, beside the
+// ~70 KiB Asio and OpenSSL hold per connection anyway. Small, since most frames are: a large
+// frame takes a few reads (OpenSSL hands out its decrypted record piece by piece).
+constexpr size_t kTlsReadChunk = 4 * 1024;
 constexpr int kChunksPerTurn = 8;
 // A control frame's header: its payload is at most 125 bytes, so the length fits in 7 bits.
 constexpr size_t kControlHeader = 2;
@@ -59,82 +63,108 @@ void release_if_large(std::vector<T>& v) {
 }
 }  // namespace
 
-WebSocketSession::WebSocketSession(asio::ip::tcp::socket socket, Gateway& gateway, int worker,
-                                   std::string user, std::string session)
-    : socket_(std::move(socket)),
+template <class Stream>
+WebSocketSession<Stream>::WebSocketSession(Stream stream, Gateway& gateway, int worker,
+                                           std::string user, std::string session)
+    : stream_(std::move(stream)),
       gateway_(gateway),
       worker_(worker),
       user_(std::move(user)),
       session_(std::move(session)),
       parser_(gateway.services().limits.max_frame_bytes),
       max_queue_bytes_(gateway.services().limits.send_queue_bytes),
-      keepalive_(socket_.get_executor()),
-      hard_close_(socket_.get_executor()) {}
+      keepalive_(stream_.get_executor()),
+      hard_close_(stream_.get_executor()) {
+  if constexpr (is_tls_v<Stream>) read_buffer_ = std::make_unique<char[]>(kTlsReadChunk);
+}
 
-void WebSocketSession::start() {
-  socket_.non_blocking(true);
-  client_ = gateway_.open(worker_, user_, session_, weak_from_this());
+template <class Stream>
+void WebSocketSession<Stream>::start() {
+  // Plain TCP is read by hand once readable (see do_read); TLS leaves the socket to Asio.
+  if constexpr (!is_tls_v<Stream>) stream_.non_blocking(true);
+  client_ = gateway_.open(worker_, user_, session_, this->weak_from_this());
   arm_keepalive();
   do_read();
 }
 
 // ---- reading --------------------------------------------------------------------------------
 
-void WebSocketSession::do_read() {
-  // Wait for readability, then read into the worker's shared buffer: an idle connection holds
-  // no read buffer of its own (10,000 idle connections cost no 10,000 buffers).
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                     exact_size([self = shared_from_this()](boost::system::error_code ec) {
-                       if (ec || self->state_ == State::closed) return self->finish();
-                       self->read_available();
-                     }));
+template <class Stream>
+void WebSocketSession<Stream>::do_read() {
+  if constexpr (is_tls_v<Stream>) {
+    stream_.async_read_some(
+        asio::buffer(read_buffer_.get(), kTlsReadChunk),
+        [self = this->shared_from_this()](boost::system::error_code ec, size_t n) {
+          if (ec || self->state_ == State::closed) return self->finish();
+          if (self->on_bytes({self->read_buffer_.get(), n})) self->do_read();
+        });
+  } else {
+    // Wait for readability, then read into the worker's shared buffer: an idle connection
+    // holds no read buffer of its own (10,000 idle connections cost no 10,000 buffers).
+    stream_.async_wait(asio::ip::tcp::socket::wait_read,
+                       exact_size([self = this->shared_from_this()](boost::system::error_code ec) {
+                         if (ec || self->state_ == State::closed) return self->finish();
+                         self->read_available();
+                       }));
+  }
 }
 
-void WebSocketSession::read_available() {
+template <class Stream>
+void WebSocketSession<Stream>::read_available() {
   thread_local std::array<char, kReadChunk> buffer;
   // Drain the socket until it would block (the reactor is edge-triggered: only then is waiting
   // again safe), but yield to the other connections of the worker after a few chunks.
   for (int chunk = 0; chunk < kChunksPerTurn; ++chunk) {
     boost::system::error_code ec;
-    size_t n = socket_.read_some(asio::buffer(buffer), ec);
+    size_t n = stream_.read_some(asio::buffer(buffer), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return do_read();
     if (ec || n == 0) return finish();
-    got_data_ = true;
-    if (state_ == State::closing) {
-      drained_ += n;
-      if (drained_ > kDrainWhileClosing) return finish();
-    }
-    if (parser_.done()) continue;  // after a close frame or a protocol error: dropped unparsed
-    std::string_view data(buffer.data(), n);
-    if (in_.empty()) {
-      // The common case: whole frames arrived; only a trailing partial frame is kept.
-      size_t used = parser_.parse(data, *this);
-      in_.assign(data.substr(used));
-    } else {
-      in_.append(data);
-      in_.erase(0, parser_.parse(in_, *this));
-    }
-    if (parser_.done()) in_.clear();
-    if (in_.empty() && in_.capacity() > 4096) std::string().swap(in_);  // idle: give it back
-    // After a close frame or a protocol error nothing more is parsed, but reading goes on
-    // until the connection ends (see kDrainWhileClosing).
-    if (state_ == State::closed) return;
+    if (!on_bytes({buffer.data(), n})) return;
   }
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
     if (self->state_ != State::closed) self->read_available();
   });
 }
 
-void WebSocketSession::on_text(std::string_view message) {
+template <class Stream>
+bool WebSocketSession<Stream>::on_bytes(std::string_view data) {
+  got_data_ = true;
+  if (state_ == State::closing) {
+    drained_ += data.size();
+    if (drained_ > kDrainWhileClosing) {
+      finish();
+      return false;
+    }
+  }
+  if (parser_.done()) return true;  // after a close frame or a protocol error: dropped unparsed
+  if (in_.empty()) {
+    // The common case: whole frames arrived; only a trailing partial frame is kept.
+    size_t used = parser_.parse(data, *this);
+    in_.assign(data.substr(used));
+  } else {
+    in_.append(data);
+    in_.erase(0, parser_.parse(in_, *this));
+  }
+  if (parser_.done()) in_.clear();
+  if (in_.empty() && in_.capacity() > 4096) std::string().swap(in_);  // idle: give it back
+  // After a close frame or a protocol error nothing more is parsed, but reading goes on
+  // until the connection ends (see kDrainWhileClosing).
+  return state_ != State::closed;
+}
+
+template <class Stream>
+void WebSocketSession<Stream>::on_text(std::string_view message) {
   if (state_ != State::open) return;
   gateway_.on_frame(client_, message);
 }
 
-void WebSocketSession::on_binary() {
+template <class Stream>
+void WebSocketSession<Stream>::on_binary() {
   close(kCloseUnsupported, "binary frames are not part of the protocol");
 }
 
-void WebSocketSession::on_ping(std::string_view payload) {
+template <class Stream>
+void WebSocketSession<Stream>::on_ping(std::string_view payload) {
   if (state_ != State::open) return;
   // Coalesce: a pong not yet being written takes the newest payload, so a client that pings
   // without reading holds at most two pongs here (one queued, one in the stalled write).
@@ -147,7 +177,8 @@ void WebSocketSession::on_ping(std::string_view payload) {
   if (!write_in_flight_) schedule_flush();
 }
 
-void WebSocketSession::on_close(uint16_t code) {
+template <class Stream>
+void WebSocketSession<Stream>::on_close(uint16_t code) {
   peer_closed_ = true;
   if (state_ == State::open) {
     // The client starts the closing handshake: answer with its code, then hang up.
@@ -159,21 +190,25 @@ void WebSocketSession::on_close(uint16_t code) {
   // write hangs up.
 }
 
-void WebSocketSession::on_error(uint16_t code, std::string_view why) {
+template <class Stream>
+void WebSocketSession<Stream>::on_error(uint16_t code, std::string_view why) {
   close(code, std::string(why));
 }
 
 // ---- writing --------------------------------------------------------------------------------
 
-void WebSocketSession::send(Frame frame) {
+template <class Stream>
+void WebSocketSession<Stream>::send(Frame frame) {
   enqueue(ws::Opcode::text, std::move(frame), false);
 }
 
-void WebSocketSession::send_result(Frame frame) {
+template <class Stream>
+void WebSocketSession<Stream>::send_result(Frame frame) {
   enqueue(ws::Opcode::text, std::move(frame), true);
 }
 
-void WebSocketSession::enqueue(ws::Opcode op, Frame frame, bool result) {
+template <class Stream>
+void WebSocketSession<Stream>::enqueue(ws::Opcode op, Frame frame, bool result) {
   if (state_ != State::open) {
     // Closing: a result still has a home, the session.
     if (result && client_) gateway_.return_results(client_, {std::move(frame)});
@@ -188,7 +223,8 @@ void WebSocketSession::enqueue(ws::Opcode op, Frame frame, bool result) {
   queue_.back().result = result;
 }
 
-void WebSocketSession::return_unwritten_results(size_t written) {
+template <class Stream>
+void WebSocketSession<Stream>::return_unwritten_results(size_t written) {
   // A write that failed (the peer reset, or the hard close cut a stalled one) wrote a prefix
   // of its frames: a result not wholly in that prefix never reached the client.
   std::vector<Frame> results;
@@ -200,7 +236,8 @@ void WebSocketSession::return_unwritten_results(size_t written) {
   if (!results.empty() && client_) gateway_.return_results(client_, std::move(results));
 }
 
-void WebSocketSession::return_unsent_results() {
+template <class Stream>
+void WebSocketSession<Stream>::return_unsent_results() {
   std::vector<Frame> results;
   for (size_t i = queue_head_; i < queue_.size(); ++i) {
     Outgoing& out = queue_[i];
@@ -212,12 +249,14 @@ void WebSocketSession::return_unsent_results() {
   if (!results.empty() && client_) gateway_.return_results(client_, std::move(results));
 }
 
-void WebSocketSession::close_slow_consumer() {
+template <class Stream>
+void WebSocketSession<Stream>::close_slow_consumer() {
   count(Metrics::global().slow_consumer_closes_total);
   close(kClosePolicy, "send queue full: read faster, then resume with since");
 }
 
-void WebSocketSession::queue(ws::Opcode op, Frame payload) {
+template <class Stream>
+void WebSocketSession<Stream>::queue(ws::Opcode op, Frame payload) {
   Outgoing out{std::move(payload), {}, 0};
   out.header_len =
       static_cast<uint8_t>(ws::encode_header(op, out.payload->size(), out.header.data()));
@@ -232,23 +271,29 @@ void WebSocketSession::queue(ws::Opcode op, Frame payload) {
 // socket got meanwhile goes out in one gather write: a fan-out of k messages costs one write per
 // socket, not k.
 namespace {
+template <class Session>
 struct FlushList {
-  std::vector<std::shared_ptr<WebSocketSession>> sessions;
+  std::vector<std::shared_ptr<Session>> sessions;
   bool posted = false;
 };
-thread_local FlushList flush_list;  // one per worker thread
+// One per worker thread and stream type.
+template <class Session>
+thread_local FlushList<Session> flush_list;
 }  // namespace
 
-void WebSocketSession::schedule_flush() {
+template <class Stream>
+void WebSocketSession<Stream>::schedule_flush() {
   if (flush_scheduled_) return;
   flush_scheduled_ = true;
-  flush_list.sessions.push_back(shared_from_this());
-  if (flush_list.posted) return;
-  flush_list.posted = true;
-  asio::post(socket_.get_executor(), [] {
-    auto sessions = std::move(flush_list.sessions);
-    flush_list.sessions.clear();
-    flush_list.posted = false;
+  auto& list = flush_list<WebSocketSession>;
+  list.sessions.push_back(this->shared_from_this());
+  if (list.posted) return;
+  list.posted = true;
+  asio::post(stream_.get_executor(), [] {
+    auto& list = flush_list<WebSocketSession>;
+    auto sessions = std::move(list.sessions);
+    list.sessions.clear();
+    list.posted = false;
     for (auto& s : sessions) {
       s->flush_scheduled_ = false;
       if (!s->write_in_flight_ && s->has_output() && s->state_ != State::closed) s->do_write();
@@ -258,7 +303,8 @@ void WebSocketSession::schedule_flush() {
 
 // Drops the written prefix of queue_: all of it once drained (the memory goes back if a burst
 // grew it), or, for a queue never drained, once it is half the vector (amortised O(1) a frame).
-void WebSocketSession::compact_queue() {
+template <class Stream>
+void WebSocketSession<Stream>::compact_queue() {
   if (queue_head_ == queue_.size()) {
     queue_.clear();
     queue_head_ = 0;
@@ -269,7 +315,8 @@ void WebSocketSession::compact_queue() {
   }
 }
 
-void WebSocketSession::do_write() {
+template <class Stream>
+void WebSocketSession<Stream>::do_write() {
   // How far behind this reader is: a few KiB normally, near --send-queue-bytes when it is slow.
   Metrics::global().send_queue_bytes.observe(queued_bytes_);
   // Cork: everything queued since the last write goes out in one gather write.
@@ -301,8 +348,8 @@ void WebSocketSession::do_write() {
   }
   write_in_flight_ = true;
   asio::async_write(
-      socket_, buffers_,
-      [self = shared_from_this(), bytes](boost::system::error_code ec, size_t written) {
+      stream_, buffers_,
+      [self = this->shared_from_this(), bytes](boost::system::error_code ec, size_t written) {
         self->write_in_flight_ = false;
         self->queued_bytes_ -= bytes;
         if (ec) self->return_unwritten_results(written);
@@ -318,7 +365,9 @@ void WebSocketSession::do_write() {
           // protocol error its close frame cannot be told apart: its FIN (or a limit) ends it.
           self->close_sent_ = true;
           boost::system::error_code ignored;
-          self->socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+          // Under TLS too, a TCP half-close without close_notify: a read is in flight on the
+          // TLS stream, and OpenSSL's shutdown would need it.
+          tcp_socket(self->stream_).shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
           if (self->peer_closed_) self->finish();
         }
       });
@@ -326,7 +375,8 @@ void WebSocketSession::do_write() {
 
 // ---- closing --------------------------------------------------------------------------------
 
-void WebSocketSession::close(uint16_t code, std::string reason) {
+template <class Stream>
+void WebSocketSession<Stream>::close(uint16_t code, std::string reason) {
   if (state_ != State::open) return;
   state_ = State::closing;
   if (client_) client_->closing = true;
@@ -341,19 +391,20 @@ void WebSocketSession::close(uint16_t code, std::string reason) {
   close_queued_ = true;
   queue(ws::Opcode::close, make_frame(ws::close_payload(code, reason)));
   hard_close_.expires_after(kHardCloseAfter);
-  hard_close_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+  hard_close_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->finish();
   });
   // Tell the gateway soon (not from inside a fan-out loop that may have called us): the client
   // leaves its rooms now, not when the socket is finally gone.
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
     if (self->client_) self->gateway_.on_close(self->client_);
   });
 }
 
-void WebSocketSession::arm_keepalive() {
+template <class Stream>
+void WebSocketSession<Stream>::arm_keepalive() {
   keepalive_.expires_after(kKeepaliveTick);
-  keepalive_.async_wait(exact_size([self = shared_from_this()](boost::system::error_code ec) {
+  keepalive_.async_wait(exact_size([self = this->shared_from_this()](boost::system::error_code ec) {
     if (ec || self->state_ != State::open) return;
     if (self->got_data_) {
       self->idle_ticks_ = 0;
@@ -369,16 +420,20 @@ void WebSocketSession::arm_keepalive() {
   }));
 }
 
-void WebSocketSession::finish() {
+template <class Stream>
+void WebSocketSession<Stream>::finish() {
   if (state_ == State::closed) return;
   state_ = State::closed;
   keepalive_.cancel();
   hard_close_.cancel();
   boost::system::error_code ignored;
-  socket_.close(ignored);
+  tcp_socket(stream_).close(ignored);
   // What never reached the socket: results go to the session, the rest is dropped.
   return_unsent_results();
   if (client_) gateway_.on_close(client_);
 }
+
+template class WebSocketSession<asio::ip::tcp::socket>;
+template class WebSocketSession<TlsStream>;
 
 }  // namespace parley
