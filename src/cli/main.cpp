@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 
+#include "cli/bench/bench_command.h"
 #include "cli/kafka_mock.h"
 #include "cli/persist.h"
 #include "cli/serve.h"
@@ -21,6 +22,8 @@ int main(int argc, char** argv) {
   auto* persist_cmd = parley::add_persist_command(app, persist);
   parley::KafkaMockOptions kafka_mock;
   auto* kafka_mock_cmd = parley::add_kafka_mock_command(app, kafka_mock);
+  parley::bench::BenchOptions bench;
+  auto* bench_cmd = parley::bench::add_bench_command(app, bench);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
@@ -31,6 +34,7 @@ int main(int argc, char** argv) {
     if (serve_cmd->parsed()) return parley::run_serve(serve);
     if (persist_cmd->parsed()) return parley::run_persist(persist);
     if (kafka_mock_cmd->parsed()) return parley::run_kafka_mock(kafka_mock);
+    if (bench_cmd->parsed()) return parley::bench::run_bench(bench);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;
