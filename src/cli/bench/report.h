@@ -24,7 +24,7 @@ struct PhaseStats {
   void error(std::string_view code) { ++errors[std::string(code)]; }
   uint64_t error_count() const;
   double delivered_ratio() const;
-  /// The --step criterion: >= 99.9 % delivered and p99 within @p p99_bound_ms.
+  /// The --step criterion: >= 99.9 % delivered, none twice, and p99 within @p p99_bound_ms.
   bool passes(double p99_bound_ms) const;
 };
 
