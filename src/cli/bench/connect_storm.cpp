@@ -84,6 +84,7 @@ awaitable<ScenarioResult> run_connect_storm(const BenchOptions& opts, std::vecto
                             std::chrono::duration_cast<SteadyClock::duration>(
                                 std::chrono::duration<double>(opts.duration_s)));
   net::steady_timer timer(ex);
+  double cpu_at_start = process_cpu_seconds();
   // A storm bigger than the generator's file descriptors would measure the generator.
   constexpr size_t kMaxInFlight = 8000;
   uint64_t k = 0;
@@ -119,6 +120,7 @@ awaitable<ScenarioResult> run_connect_storm(const BenchOptions& opts, std::vecto
       SteadyClock::now() +
           std::chrono::seconds(static_cast<int64_t>(2 * opts.connect_timeout_s) + 10));
   progress_done();
+  storm.stats.gen_cpu_s = process_cpu_seconds() - cpu_at_start;
   double elapsed = std::chrono::duration<double>(SteadyClock::now() - schedule.start()).count();
   for (auto& c : storm.held) c->abort();
   // Their handlers reference `storm`: wait until none can run.

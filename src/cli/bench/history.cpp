@@ -177,6 +177,7 @@ awaitable<ScenarioResult> run_history(const BenchOptions& opts, std::vector<Targ
   run.before.resize(schedule.total());
   std::mt19937_64 rng(std::random_device{}());
   run.measuring = true;
+  double cpu_at_start = process_cpu_seconds();
   net::steady_timer timer(ex);
   auto last_tick = SteadyClock::now();
   uint64_t k = 0;
@@ -226,6 +227,7 @@ awaitable<ScenarioResult> run_history(const BenchOptions& opts, std::vector<Targ
       },
       SteadyClock::now() + std::chrono::seconds(60));
   run.measuring = false;
+  run.stats.gen_cpu_s = process_cpu_seconds() - cpu_at_start;
   progress_done();
   double elapsed = std::chrono::duration<double>(SteadyClock::now() - schedule.start()).count();
   co_await fleet.close();

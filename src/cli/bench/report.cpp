@@ -1,5 +1,6 @@
 #include "cli/bench/report.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <spdlog/fmt/fmt.h>
@@ -16,6 +17,15 @@ bool on_terminal() {
   return tty;
 }
 }  // namespace
+
+double process_cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
 
 uint64_t PhaseStats::error_count() const {
   uint64_t n = 0;
@@ -57,6 +67,7 @@ boost::json::object phase_json(const PhaseStats& s) {
   o["errors"] = std::move(errors);
   o["latency_ms"] = latency_json(s.latency);
   o["max_send_lag_ms"] = ms(s.max_send_lag_ns);
+  o["gen_cpu_pct"] = s.duration_s > 0 ? 100.0 * s.gen_cpu_s / s.duration_s : 0.0;
   return o;
 }
 

@@ -18,6 +18,7 @@ struct PhaseStats {
   uint64_t delivered = 0;
   uint64_t expected = 0;
   uint64_t max_send_lag_ns = 0;            // how far behind its timetable the generator got
+  double gen_cpu_s = 0;                    // the generator's own CPU (user + sys) during the phase
   std::map<std::string, uint64_t> errors;  // by code: error codes, http_503, timeout, close_1008
   Histogram latency;                       // ns, from the scheduled time
 
@@ -27,6 +28,10 @@ struct PhaseStats {
   /// The --step criterion: >= 99.9 % delivered, none twice, and p99 within @p p99_bound_ms.
   bool passes(double p99_bound_ms) const;
 };
+
+/// The generator's CPU time so far (user + sys, seconds): near the wall time means the
+/// generator, not the server, set the ceiling.
+double process_cpu_seconds();
 
 /// {"p50":..,"p90":..,"p99":..,"p99.9":..,"max":..,"count":..}, in ms.
 boost::json::object latency_json(const Histogram& h);

@@ -65,6 +65,13 @@ awaitable<bool> RoomLoad::setup(std::string& error) {
     error = setup_error_.empty() ? "timed out joining rooms" : setup_error_;
     co_return false;
   }
+  // Joins announce members to each other (member.joined): let that traffic pass before
+  // measuring, or the first phase would queue behind it. Quiet = no frame for 250 ms.
+  auto settle_deadline = SteadyClock::now() + std::chrono::seconds(30);
+  for (uint64_t seen = frames_ + 1; seen != frames_ && SteadyClock::now() < settle_deadline;) {
+    seen = frames_;
+    co_await sleep_for(std::chrono::milliseconds(250));
+  }
   co_return true;
 }
 
@@ -83,6 +90,7 @@ awaitable<PhaseStats> RoomLoad::run_phase(double rate, double duration_s) {
   stats_ = PhaseStats{};
   stats_.rate = rate;
   stats_.duration_s = duration_s;
+  double cpu_at_start = process_cpu_seconds();
   auto ex = co_await net::this_coro::executor;
   net::steady_timer timer(ex);
   OpenLoopSchedule schedule(
@@ -118,12 +126,15 @@ awaitable<PhaseStats> RoomLoad::run_phase(double rate, double duration_s) {
   co_await wait_until(
       [&] { return stats_.delivered >= stats_.expected && answered_ >= stats_.sent; }, drain_until);
   phase_ = 0;
+  // Over the timetable and the drain; reported against the timetable's length.
+  stats_.gen_cpu_s = process_cpu_seconds() - cpu_at_start;
   progress_done();
   co_return stats_;
 }
 
 void RoomLoad::on_text(size_t conn, std::string_view raw) {
   auto now = SteadyClock::now();
+  ++frames_;
   Frame f;
   if (!parser_.parse(raw, f)) {
     if (phase_) stats_.error("unparsable_frame");

@@ -48,6 +48,7 @@ class RoomLoad {
 
   // Set-up answers.
   size_t created_ = 0, joined_ = 0, welcomed_ = 0;
+  uint64_t frames_ = 0;  // every frame received: the settle wait watches it
   std::string setup_error_;
 
   // The phase being measured (0: none; frames of other phases are ignored).
