@@ -128,3 +128,12 @@ def test_an_unreachable_server_is_an_error_not_a_result(srv):
     dead.port = 1  # nothing listens there
     out = bench(dead, "fanout", "--members", "2", "--duration", "0.2", expect_rc=2)
     assert "error" in out and out["error"], out
+
+
+def test_several_urls_spread_the_members(srv):
+    # Two URLs (here the same server twice, as a cluster's instances would be): both are used and
+    # every member still gets every message.
+    out = bench(srv, "fanout", "--url", f"{srv.base_url},{srv.base_url}", "--members", "6",
+                "--senders", "2", "--rate", "20", "--duration", "0.5", "--warmup", "0")
+    assert len(out["urls"]) == 3
+    assert out["delivered"] == out["expected"] == out["sent"] * 6
