@@ -93,6 +93,9 @@ awaitable<ScenarioResult> run_connect_storm(const BenchOptions& opts, std::vecto
     auto now = SteadyClock::now();
     for (uint64_t due = schedule.due_by(now); k < due; ++k) {
       ++storm.stats.sent;
+      storm.stats.max_send_lag_ns = std::max<uint64_t>(
+          storm.stats.max_send_lag_ns,
+          static_cast<uint64_t>(std::chrono::nanoseconds(now - schedule.due(k)).count()));
       if (storm.in_flight >= kMaxInFlight) {
         storm.stats.error("generator_in_flight_cap");
         continue;
