@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <exception>
 
+#include "cli/bench/bench_command.h"
 #include "cli/chat.h"
 #include "cli/kafka_mock.h"
 #include "cli/persist.h"
@@ -25,6 +26,8 @@ int main(int argc, char** argv) {
   auto* kafka_mock_cmd = parley::add_kafka_mock_command(app, kafka_mock);
   parley::ChatOptions chat;
   auto* chat_cmd = parley::add_chat_command(app, chat);
+  parley::bench::BenchOptions bench;
+  auto* bench_cmd = parley::bench::add_bench_command(app, bench);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str()
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
     if (persist_cmd->parsed()) return parley::run_persist(persist);
     if (kafka_mock_cmd->parsed()) return parley::run_kafka_mock(kafka_mock);
     if (chat_cmd->parsed()) return parley::run_chat(chat);
+    if (bench_cmd->parsed()) return parley::bench::run_bench(bench);
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;
