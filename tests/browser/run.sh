@@ -4,23 +4,14 @@
 #   PARLEY_CHROMIUM the browser (default: /usr/bin/chromium, Debian's package "chromium")
 set -euo pipefail
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
-bin="${PARLEY_BIN:-$root/build/parley}"
-[[ -x "$bin" ]] || { echo "run.sh: no server binary at $bin (build first or set PARLEY_BIN)" >&2; exit 2; }
-[[ -x "${PARLEY_CHROMIUM:-/usr/bin/chromium}" ]] || { echo "run.sh: no chromium (apt-get install -y chromium)" >&2; exit 2; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 data="$(mktemp -d)"
 out="$(mktemp)"
 err="$(mktemp)"
 pid=""
 cleanup() {
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
+  stop_server "$pid"
   rm -rf "$data" "$out" "$err"
 }
 trap cleanup EXIT
