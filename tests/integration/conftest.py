@@ -569,6 +569,26 @@ def expect_http_status(exc_info, status: int):
     assert e.status_code == status, f"expected HTTP {status}, got {e.status_code}"
 
 
+async def raw_upgrade(port: int, token: str) -> tuple[int, dict]:
+    """One raw WebSocket upgrade: (status, headers), then the connection is dropped."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    writer.close()
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    return status, headers
+
+
 async def ws_status(url: str, headers: dict | None = None) -> int:
     """Try to open a WebSocket; return 101 on success or the HTTP status of the refusal."""
     try:

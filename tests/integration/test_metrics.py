@@ -1,13 +1,11 @@
 """/metrics after real traffic, read by prometheus_client's own text parser; and the guard
 against reconnect storms (--max-connects-per-sec): 503 with Retry-After before authentication."""
 import asyncio
-import base64
 import math
-import os
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import new_id, run
+from conftest import new_id, raw_upgrade, run
 
 SENDS = 25
 
@@ -94,26 +92,6 @@ def test_histograms_well_formed_after_traffic(server):
     assert families["parley_connections_open"].type == "gauge"
 
 
-async def upgrade(port: int, token: str) -> tuple[int, dict]:
-    """One raw WebSocket upgrade: (status, headers), then the connection is dropped."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    key = base64.b64encode(os.urandom(16)).decode()
-    writer.write((f"GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                  f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-    await writer.drain()
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-    writer.close()
-    lines = head.decode().split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        if ":" in line:
-            k, v = line.split(":", 1)
-            headers[k.strip().lower()] = v.strip()
-    return status, headers
-
-
 def test_connect_storm_refused_before_authentication(server_factory):
     rate = 10
     s = server_factory(["--max-connects-per-sec", str(rate)])
@@ -123,9 +101,9 @@ def test_connect_storm_refused_before_authentication(server_factory):
     async def scenario():
         connected = await s.connect("steady")  # takes one token of the burst
         await connected.ok("create_room", room="calm")
-        results = await asyncio.gather(*(upgrade(s.port, token) for _ in range(storm)))
+        results = await asyncio.gather(*(raw_upgrade(s.port, token) for _ in range(storm)))
         # Mid-storm, the bucket empty: a bad token is refused for the rate, not authenticated.
-        bogus = await upgrade(s.port, "not-a-token")
+        bogus = await raw_upgrade(s.port, "not-a-token")
         # Whoever is connected is still served.
         for i in range(5):
             assert (await connected.ok("send", room="calm", text=f"still here {i}"))["seq"] == i + 1
@@ -152,7 +130,7 @@ def test_connect_storm_refused_before_authentication(server_factory):
         await asyncio.sleep(min(retry_after))
         status = 503
         for _ in range(max(retry_after) + 2):
-            status, headers = await upgrade(s.port, token)
+            status, headers = await raw_upgrade(s.port, token)
             if status == 101:
                 break
             await asyncio.sleep(int(headers["retry-after"]))
@@ -165,7 +143,7 @@ def test_no_connect_limit_by_default(server):
     token = server.token("many")
 
     async def burst():
-        return await asyncio.gather(*(upgrade(server.port, token) for _ in range(50)))
+        return await asyncio.gather(*(raw_upgrade(server.port, token) for _ in range(50)))
 
     assert {st for st, _ in run(burst())} == {101}
 

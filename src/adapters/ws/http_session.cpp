@@ -38,6 +38,8 @@ constexpr size_t kMaxTarget = 8 * 1024;
 // reset can destroy the response before the client has read it.
 constexpr auto kLingerFor = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = 256 * 1024;
+// Retry-After on the 503 of an instance at --max-connections: connections close at human pace.
+constexpr int64_t kFullRetryAfterS = 5;
 // The answer to plain HTTP on the TLS port.
 constexpr std::string_view kPlainHttpToTls =
     "HTTP/1.1 400 Bad Request\r\nServer: parley\r\nContent-Type: text/plain\r\n"
@@ -196,8 +198,12 @@ void HttpSession<Stream>::upgrade(http::request<http::string_body> req) {
                    false);
   }
   if (auto admitted = gateway_.admit(*user); !admitted) {
-    int status = admitted.error().code == Errc::rate_limited ? 429 : 503;
-    return respond(status, "application/json", codec::http_error_body(admitted.error()), false);
+    // 429: this user holds too many connections, which only the user can change. 503: the
+    // instance is full; Retry-After spaces the clients out (another instance may take them).
+    bool user_limit = admitted.error().code == Errc::rate_limited;
+    return respond(user_limit ? 429 : 503, "application/json",
+                   codec::http_error_body(admitted.error()), false,
+                   user_limit ? 0 : kFullRetryAfterS);
   }
   if (!has_session) session = ws::new_session_id();
   // Beast performs the handshake (the 101 response); the framing after it is our own, on the
