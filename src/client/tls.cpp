@@ -74,7 +74,8 @@ asio::awaitable<std::optional<TlsFailure>> tls_handshake(TlsStream& stream,
   (void)asio::ip::make_address(host, aec);
   if (aec) {
     // A DNS name: sent as SNI (which carries names only, RFC 6066) and checked against the
-    // certificate's names.
+    // certificate's names ("*.example.org" matches one label; "f*.example.org" nothing).
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (SSL_set_tlsext_host_name(ssl, host.c_str()) != 1 || SSL_set1_host(ssl, host.c_str()) != 1) {
       co_return TlsFailure{"cannot use " + host + " as a TLS host name", true};
     }
