@@ -20,6 +20,7 @@
 #include "client/http_auth.h"
 #include "client/seq_store.h"
 #include "client/server_address.h"
+#include "client/tls.h"
 #include "domain/names.h"
 
 namespace parley {
@@ -53,10 +54,11 @@ std::filesystem::path state_file(const client::ServerAddress& server, const std:
 // Everything one running client is made of, on one io_context thread.
 class ChatApp {
  public:
-  ChatApp(const ChatOptions& opts, client::ServerAddress server, std::string password,
-          std::string token)
+  ChatApp(const ChatOptions& opts, client::ServerAddress server,
+          std::shared_ptr<client::TlsContext> tls, std::string password, std::string token)
       : opts_(opts),
         server_(std::move(server)),
+        tls_(std::move(tls)),
         password_(std::move(password)),
         color_(cli::use_color(::isatty(STDOUT_FILENO) == 1, std::getenv("NO_COLOR"))),
         store_(state_file(server_, opts.user)),
@@ -64,7 +66,7 @@ class ChatApp {
         session_(opts.user, session_id_, store_.load()),
         terminal_(io_, {[this](std::string line) { on_line(std::move(line)); }, [this] { quit(); },
                         [this] { on_key(); }}),
-        conn_(io_, server_, std::move(token), session_id_, handlers()),
+        conn_(io_, server_, tls_, std::move(token), session_id_, handlers()),
         signals_(io_, SIGINT, SIGTERM, SIGHUP),
         save_timer_(io_),
         quit_timer_(io_) {}
@@ -82,7 +84,7 @@ class ChatApp {
     schedule_save();
     io_.run();
     terminal_.stop();
-    return 0;
+    return exit_code_;
   }
 
  private:
@@ -115,8 +117,16 @@ class ChatApp {
       show_error(why + "; not reconnecting (/quit)");
       update_prompt();
     };
+    // The certificate changed to one that is not trusted: as at the start, a configuration
+    // error, so the client stops (exit code 1) instead of retrying what fails the same way.
+    h.on_untrusted = [this](const std::string& why) {
+      session_.on_disconnect();
+      show_error(why);
+      exit_code_ = 1;
+      quit();
+    };
     h.refresh_token = [this]() -> std::string {
-      auto t = client::fetch_token(server_, false, opts_.user, password_);
+      auto t = client::fetch_token(server_, tls_.get(), false, opts_.user, password_);
       if (!t) {
         show_error("cannot log in again: " + t.error().message);
         return {};
@@ -217,6 +227,7 @@ class ChatApp {
 
   const ChatOptions& opts_;
   client::ServerAddress server_;
+  std::shared_ptr<client::TlsContext> tls_;  // set for https://
   std::string password_;
   bool color_;
   asio::io_context io_;
@@ -233,15 +244,19 @@ class ChatApp {
   std::string last_down_;  // the reason last shown for being offline
   bool save_failed_ = false;
   bool quitting_ = false;
+  int exit_code_ = 0;
 };
 
 }  // namespace
 
 CLI::App* add_chat_command(CLI::App& app, ChatOptions& opts) {
   auto* cmd = app.add_subcommand("chat", "a terminal chat client (PARLEY_PASSWORD: the password)");
-  cmd->add_option("--server", opts.server, "the server, http://HOST:PORT")->capture_default_str();
+  cmd->add_option("--server", opts.server, "the server, http://HOST:PORT or https://HOST:PORT")
+      ->capture_default_str();
   cmd->add_option("--user", opts.user, "your user name")->required();
   cmd->add_flag("--register", opts.register_user, "create the account first");
+  cmd->add_option("--ca-file", opts.ca_file,
+                  "https: also trust the CA in this PEM file (the system's CAs are trusted too)");
   return cmd;
 }
 
@@ -249,6 +264,18 @@ int run_chat(const ChatOptions& opts) {
   auto server = client::parse_server_url(opts.server);
   if (!server) {
     std::fprintf(stderr, "parley chat: %s\n", server.error().message.c_str());
+    return 2;
+  }
+  std::shared_ptr<client::TlsContext> tls;
+  if (server->tls) {
+    auto ctx = client::make_tls_context(opts.ca_file);
+    if (!ctx) {
+      std::fprintf(stderr, "parley chat: %s\n", ctx.error().message.c_str());
+      return 2;
+    }
+    tls = std::move(ctx).value();
+  } else if (!opts.ca_file.empty()) {
+    std::fprintf(stderr, "parley chat: --ca-file is for an https:// server\n");
     return 2;
   }
   if (!valid_user_name(opts.user)) {
@@ -262,7 +289,8 @@ int run_chat(const ChatOptions& opts) {
     std::fprintf(stderr, "parley chat: no terminal to ask the password on: set PARLEY_PASSWORD\n");
     return 2;
   }
-  auto token = client::fetch_token(*server, opts.register_user, opts.user, password);
+  // A certificate that fails verification ends here too: exit code 1, its reason on one line.
+  auto token = client::fetch_token(*server, tls.get(), opts.register_user, opts.user, password);
   if (!token) {
     const auto& e = token.error();
     std::string hint;
@@ -273,7 +301,8 @@ int run_chat(const ChatOptions& opts) {
     std::fprintf(stderr, "parley chat: %s%s\n", e.message.c_str(), hint.c_str());
     return 1;
   }
-  ChatApp app(opts, std::move(server).value(), std::move(password), std::move(token).value());
+  ChatApp app(opts, std::move(server).value(), std::move(tls), std::move(password),
+              std::move(token).value());
   return app.run();
 }
 

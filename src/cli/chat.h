@@ -12,6 +12,7 @@ struct ChatOptions {
   std::string server = "http://127.0.0.1:8080";
   std::string user;
   bool register_user = false;
+  std::string ca_file;  // https: a CA to trust besides the system's (PEM)
 };
 
 /// Adds the `chat` subcommand to @p app; @p opts receives its flags.

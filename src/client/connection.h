@@ -3,6 +3,8 @@
 // the connection is lost it waits (Backoff: full jitter, or the server's Retry-After on a 503
 // or 429 upgrade answer) and connects again with the same session id. Everything runs on the
 // io_context's one thread: no locks. What to resend after a reconnect is ChatSession's job.
+// Over https the same happens on wss: TLS under the WebSocket, the same back-off and resume; only
+// a certificate that fails verification stops the attempts (a retry would fail the same way).
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +19,7 @@
 
 #include "client/backoff.h"
 #include "client/server_address.h"
+#include "client/tls.h"
 
 namespace parley::client {
 
@@ -29,6 +32,9 @@ struct ConnectionHandlers {
   std::function<void(const std::string& why, std::chrono::milliseconds retry_in)> on_down;
   /// No more attempts (the session was taken over, or no token can be had).
   std::function<void(const std::string& why)> on_give_up;
+  /// No more attempts: the server's TLS certificate failed verification (a configuration
+  /// error). on_give_up runs instead when this is not set.
+  std::function<void(const std::string& why)> on_untrusted;
   /// The upgrade was refused with 401 (the token expired): a new token, or empty to give up.
   std::function<std::string()> refresh_token;
 };
@@ -42,8 +48,10 @@ class Connection {
   /// page of 200 messages of 4 KiB of text fits).
   static constexpr size_t kMaxFrameBytes = 4 * 1024 * 1024;
 
-  Connection(boost::asio::io_context& io, ServerAddress server, std::string token,
-             std::string session, ConnectionHandlers handlers, BackoffPolicy policy = {});
+  /// @p tls: the context for an https:// @p server (must be set then), else unused.
+  Connection(boost::asio::io_context& io, ServerAddress server, std::shared_ptr<TlsContext> tls,
+             std::string token, std::string session, ConnectionHandlers handlers,
+             BackoffPolicy policy = {});
   ~Connection();
 
   /// Starts connecting; returns at once.
@@ -62,6 +70,7 @@ class Connection {
 
   boost::asio::io_context& io_;
   ServerAddress server_;
+  std::shared_ptr<TlsContext> tls_;
   std::string token_;
   std::string session_;
   ConnectionHandlers h_;
@@ -73,6 +82,7 @@ class Connection {
   bool writing_ = false;
   bool stopped_ = false;
   bool gave_up_ = false;
+  bool untrusted_ = false;  // gave up because the certificate failed verification
 };
 
 }  // namespace parley::client

@@ -1,5 +1,6 @@
 #include "client/http_auth.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -29,30 +30,24 @@ Errc errc_for_status(unsigned status) {
   return Errc::internal;
 }
 
-asio::awaitable<Result<std::string>> exchange(ServerAddress server, std::string path,
-                                              std::string body, std::chrono::seconds timeout);
+asio::awaitable<Result<std::string>> exchange(ServerAddress server, TlsContext* tls,
+                                              std::string path, std::string body,
+                                              std::chrono::seconds timeout);
 
 // co_spawn wants a default-constructible value: the result goes through @p out instead.
-asio::awaitable<void> run_exchange(ServerAddress server, std::string path, std::string body,
-                                   std::chrono::seconds timeout,
+asio::awaitable<void> run_exchange(ServerAddress server, TlsContext* tls, std::string path,
+                                   std::string body, std::chrono::seconds timeout,
                                    std::optional<Result<std::string>>* out) {
-  out->emplace(co_await exchange(std::move(server), std::move(path), std::move(body), timeout));
+  out->emplace(
+      co_await exchange(std::move(server), tls, std::move(path), std::move(body), timeout));
 }
 
-asio::awaitable<Result<std::string>> exchange(ServerAddress server, std::string path,
-                                              std::string body, std::chrono::seconds timeout) {
-  auto ex = co_await asio::this_coro::executor;
-  tcp::resolver resolver(ex);
-  auto [rec, endpoints] = co_await resolver.async_resolve(server.host, server.port, kTuple);
-  if (rec)
-    co_return make_error(Errc::unavailable, "cannot resolve " + server.host + ": " + rec.message());
-  beast::tcp_stream stream(ex);
-  stream.expires_after(timeout);
-  auto [cec, ep] = co_await stream.async_connect(endpoints, kTuple);
-  if (cec) {
-    co_return make_error(Errc::unavailable,
-                         "cannot connect to " + server.authority() + ": " + cec.message());
-  }
+// One request and its answer on @p stream (a tcp_stream, or TLS over one).
+template <class Stream>
+asio::awaitable<Result<http::response<http::string_body>>> round_trip(Stream& stream,
+                                                                      const ServerAddress& server,
+                                                                      std::string path,
+                                                                      std::string body) {
   http::request<http::string_body> req{http::verb::post, path, 11};
   req.set(http::field::host, server.authority());
   req.set(http::field::content_type, "application/json");
@@ -66,7 +61,39 @@ asio::awaitable<Result<std::string>> exchange(ServerAddress server, std::string 
   parser.body_limit(64 * 1024);  // a token answer is a few hundred bytes
   auto [hec, hn] = co_await http::async_read(stream, buf, parser, kTuple);
   if (hec) co_return make_error(Errc::unavailable, "no answer from the server: " + hec.message());
-  const auto& res = parser.get();
+  co_return parser.release();
+}
+
+asio::awaitable<Result<std::string>> exchange(ServerAddress server, TlsContext* tls,
+                                              std::string path, std::string body,
+                                              std::chrono::seconds timeout) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::resolver resolver(ex);
+  auto [rec, endpoints] = co_await resolver.async_resolve(server.host, server.port, kTuple);
+  if (rec)
+    co_return make_error(Errc::unavailable, "cannot resolve " + server.host + ": " + rec.message());
+  beast::tcp_stream stream(ex);
+  stream.expires_after(timeout);
+  auto [cec, ep] = co_await stream.async_connect(endpoints, kTuple);
+  if (cec) {
+    co_return make_error(Errc::unavailable,
+                         "cannot connect to " + server.authority() + ": " + cec.message());
+  }
+  Result<http::response<http::string_body>> answer =
+      make_error(Errc::internal, "no TLS context for an https server");
+  if (!server.tls) {
+    answer = co_await round_trip(stream, server, std::move(path), std::move(body));
+  } else if (tls != nullptr) {
+    TlsStream tls_stream(std::move(stream), *tls);
+    beast::get_lowest_layer(tls_stream).expires_after(timeout);  // the handshake is bounded too
+    if (auto failed = co_await tls_handshake(tls_stream, server.host)) {
+      co_return make_error(failed->untrusted ? Errc::bad_request : Errc::unavailable,
+                           failed->message);
+    }
+    answer = co_await round_trip(tls_stream, server, std::move(path), std::move(body));
+  }
+  if (!answer) co_return answer.error();
+  const auto& res = answer.value();
 
   boost::system::error_code jec;
   const auto v = json::parse(res.body(), jec);
@@ -85,23 +112,30 @@ asio::awaitable<Result<std::string>> exchange(ServerAddress server, std::string 
         message = std::string(m->get_string());
       }
     }
+  } else if (const auto line = res.body().substr(0, res.body().find('\n'));
+             !line.empty() && line.size() <= 200 &&
+             std::all_of(line.begin(), line.end(), [](char c) { return c >= 0x20 && c < 0x7f; })) {
+    // Not the API's JSON: a plain answer, such as a TLS port's to an http:// URL ("This port
+    // speaks TLS: use https://..."), is shown as it is.
+    message += ": " + line;
   }
   co_return make_error(errc_for_status(res.result_int()), message);
 }
 
 }  // namespace
 
-Result<std::string> fetch_token(const ServerAddress& server, bool register_user,
+Result<std::string> fetch_token(const ServerAddress& server, TlsContext* tls, bool register_user,
                                 const std::string& user, const std::string& password,
                                 std::chrono::seconds timeout) {
   asio::io_context io;
   const std::string body = json::serialize(json::object{{"user", user}, {"password", password}});
   std::optional<Result<std::string>> out;
-  asio::co_spawn(
-      io, run_exchange(server, register_user ? "/api/register" : "/api/login", body, timeout, &out),
-      [&](std::exception_ptr e) {
-        if (e) out.emplace(make_error(Errc::internal, "the token request failed"));
-      });
+  asio::co_spawn(io,
+                 run_exchange(server, tls, register_user ? "/api/register" : "/api/login", body,
+                              timeout, &out),
+                 [&](std::exception_ptr e) {
+                   if (e) out.emplace(make_error(Errc::internal, "the token request failed"));
+                 });
   io.run();
   if (!out) return make_error(Errc::internal, "the token request did not finish");
   return std::move(*out);

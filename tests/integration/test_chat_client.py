@@ -5,7 +5,10 @@ reads the screen with capture-pane. They register, talk both ways, keep a half-t
 while a message arrives, resume after losing the server (a proxy cut for one of them, then kill -9
 and a restart of the server on the same port and data), re-send what was typed while offline,
 resume after a restart of the client itself (seqs kept in $XDG_STATE_HOME/parley), and print no
-escape codes under NO_COLOR.
+escape codes under NO_COLOR. Over https (a server on --tls-cert with a test CA made in the test):
+two clients given the CA with --ca-file talk and resume after a restart; a client that does not
+trust the certificate, at the start or after a restart brings a certificate of another CA, stops
+with exit code 1 and says why on one line.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ class Pane:
     """One `parley chat` in a detached tmux session of a private tmux server."""
 
     def __init__(self, socket_name: str, name: str, server_url: str, user: str, state_dir,
-                 register: bool, color: bool, password_env: bool = True):
+                 register: bool, color: bool, password_env: bool = True, extra: tuple = ()):
         self.sock = socket_name
         self.name = name
         env = {"XDG_STATE_HOME": str(state_dir), "TZ": "UTC"}
@@ -39,7 +42,7 @@ class Pane:
         if not color:
             env["NO_COLOR"] = "1"
         cmd = ["env", *unset, *[f"{k}={v}" for k, v in env.items()], PARLEY_BIN, "chat",
-               "--server", server_url, "--user", user] + (["--register"] if register else [])
+               "--server", server_url, "--user", user, *extra] + (["--register"] if register else [])
         # The pane stays after the client exits, so a failure can still be read.
         shell = " ".join(shlex.quote(c) for c in cmd) + "; echo CHAT-EXITED $?; sleep 600"
         self.tmux("new-session", "-d", "-s", name, "-x", "160", "-y", "50", shell)
@@ -337,3 +340,91 @@ def test_a_refused_upgrade_is_retried_after_retry_after(server, tmux_server, tmp
         alice.wait_for("HTTP 503")
     finally:
         proxy.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# Over https
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture
+def tls_chat_server(server_factory, tmp_path):
+    """A server on TLS whose certificate (for 127.0.0.1 and localhost) a test CA signed; it
+    restarts on the same port, with whatever certificate is then in its live files."""
+    from test_tls import Pki  # the throwaway PKI test_tls.py makes with the openssl CLI
+
+    pki = Pki(tmp_path / "pki")
+    cert, key = pki.issue("server", "localhost", 1)
+    live_cert, live_key = tmp_path / "live.pem", tmp_path / "live.key"
+    live_cert.write_bytes(cert.read_bytes())
+    live_key.write_bytes(key.read_bytes())
+    s = server_factory(["--tls-cert", str(live_cert), "--tls-key", str(live_key)])
+    s.flags += ["--listen", f"127.0.0.1:{s.port}"]
+    s.pki, s.live_cert, s.live_key = pki, live_cert, live_key
+    return s
+
+
+def test_two_clients_talk_over_https_and_resume(tls_chat_server, tmux_server, tmp_path):
+    s = tls_chat_server
+    ca = ("--ca-file", str(s.pki.ca))
+    state = tmp_path / "state"
+    # By name (SNI, the DNS name checked) and by address (the IP address checked).
+    alice = Pane(tmux_server, "alice", f"https://localhost:{s.port}", "alice", state,
+                 register=True, color=False, extra=ca)
+    bob = Pane(tmux_server, "bob", f"https://127.0.0.1:{s.port}", "bob", state,
+               register=True, color=False, extra=ca)
+    alice.wait_for("connected as alice")
+    bob.wait_for("connected as bob")
+    alice.line("/create lobby")
+    alice.wait_for("joined lobby")
+    bob.line("/join lobby")
+    bob.wait_for("joined lobby")
+    alice.line("hello over tls")
+    bob.wait_for("alice: hello over tls")
+    bob.line("hi back over tls")
+    alice.wait_for("bob: hi back over tls")
+
+    # kill -9 and a restart: both reconnect over wss and resume, what was typed offline included.
+    s.kill()
+    alice.wait_for("connection lost")
+    alice.line("typed while the server was down")
+    alice.wait_for("will be sent when the connection is back")
+    s.start()
+    alice.wait_for("reconnected as alice", timeout=20)
+    bob.wait_for("reconnected as bob", timeout=20)
+    bob.wait_for("alice: typed while the server was down")
+    bob.line("after the restart")
+    alice.wait_for("bob: after the restart")
+    assert bob.count("alice: typed while the server was down") == 1, bob.screen()
+    for p in (alice, bob):
+        p.line("/quit")
+        p.wait_for("CHAT-EXITED 0")
+
+
+def test_an_untrusted_certificate_stops_the_client(tls_chat_server, tmux_server, tmp_path):
+    s = tls_chat_server
+    state = tmp_path / "state"
+    # No --ca-file: the test CA is not in the system's store. One line says which name and why,
+    # and the client stops instead of retrying.
+    eve = Pane(tmux_server, "eve", f"https://127.0.0.1:{s.port}", "eve", state, register=True,
+               color=False)
+    screen = eve.wait_for("CHAT-EXITED")
+    assert "CHAT-EXITED 1" in screen.splitlines(), screen
+    assert ("parley chat: the certificate of 127.0.0.1 is not trusted: unable to get local issuer "
+            "certificate (certificate /CN=localhost); --ca-file FILE trusts the CA that signed it") in screen
+    assert "connected" not in screen and "reconnecting" not in screen, screen
+
+    # Trusted at first; the server comes back with a certificate from another CA: the client
+    # does not retry it forever, it stops with exit code 1 and the reason.
+    alice = Pane(tmux_server, "alice", f"https://127.0.0.1:{s.port}", "alice", state,
+                 register=True, color=False, extra=("--ca-file", str(s.pki.ca)))
+    alice.wait_for("connected as alice")
+    from test_tls import Pki
+
+    other_cert, other_key = Pki(tmp_path / "other-pki").issue("server", "impostor", 2)
+    s.kill()
+    s.live_cert.write_bytes(other_cert.read_bytes())
+    s.live_key.write_bytes(other_key.read_bytes())
+    s.start()
+    screen = alice.wait_for("CHAT-EXITED", timeout=20)
+    assert "CHAT-EXITED 1" in screen.splitlines(), screen
+    assert "the certificate of 127.0.0.1 is not trusted: unable to get local issuer certificate " \
+           "(certificate /CN=impostor)" in screen, screen
