@@ -29,6 +29,7 @@ struct Storm {
   PhaseStats stats;
   FrameParser parser;
   size_t in_flight = 0;
+  size_t welcomed_before = 0;  // --reconnect: the connections opened before the drop
   uint64_t attempts = 0;
   uint64_t gave_up = 0;
   SteadyClock::time_point last_done{};
@@ -115,17 +116,18 @@ bool enough_descriptors(size_t needed, std::string& error) {
 // Opens the storm's connections and waits for their welcomes (--reconnect, before the drop).
 awaitable<bool> open_all(Fleet& fleet, Storm& storm, size_t n, const BenchOptions& opts,
                          std::string& error) {
-  size_t welcomed = 0;
+  // The handler outlives this coroutine (until the drop): it touches only `storm`.
   bool ok = co_await fleet.open(
       n, ms_of(opts.connect_timeout_s),
-      [&](size_t, std::string_view raw) {
+      [&storm](size_t, std::string_view raw) {
         Frame f;
-        if (storm.parser.parse(raw, f) && f.type == "welcome") ++welcomed;
+        if (storm.parser.parse(raw, f) && f.type == "welcome") ++storm.welcomed_before;
       },
       [](size_t, int, const std::string&) {}, error);
-  if (ok && !co_await wait_until([&] { return welcomed == n; },
+  if (ok && !co_await wait_until([&] { return storm.welcomed_before == n; },
                                  SteadyClock::now() + std::chrono::seconds(60))) {
-    error = std::to_string(n - welcomed) + " of the storm's connections got no welcome";
+    error =
+        std::to_string(n - storm.welcomed_before) + " of the storm's connections got no welcome";
     ok = false;
   }
   co_return ok;
