@@ -83,7 +83,7 @@ def test_history_reports_pages(srv, via):
 
 
 def test_connect_storm_reports_its_rate(srv):
-    out = bench(srv, "connect-storm", "--rate", "100", "--duration", "1")
+    out = bench(srv, "connect-storm", "--rate", "100", "--duration", "1", "--warmup", "0.3")
     assert out["sent"] == 100 and out["connects"] == 100, out
     assert out["errors"] == {}
     assert 50 < out["connects_per_s"] <= 110
@@ -97,13 +97,66 @@ def test_connect_storm_counts_refusals_by_reason(srv):
     limited.start()
     try:
         out = bench(limited, "connect-storm", "--rate", "40", "--duration", "0.5", "--hold",
-                    "--conns-per-user", "100")
+                    "--conns-per-user", "100", "--background", "0")
     finally:
         limited.kill()
     assert out["sent"] == 20
     assert out["connects"] == 10, out
     assert sum(out["errors"].values()) == 10, out
     assert all(k.startswith("http_") for k in out["errors"]), out
+
+
+def check_background(out: dict, clients: int):
+    # The connected clients' own figures, apart from the storm's: every send delivered to every
+    # member of its room, latency measured.
+    for phase in ("background_before", "background"):
+        bg = out[phase]
+        assert bg["clients"] == clients, out
+        assert bg["sent"] > 0 and bg["acked"] == bg["sent"], out
+        assert bg["delivered"] == bg["expected"] == bg["sent"] * min(clients, 10), out
+        assert bg["errors"] == {}, out
+        lat = bg["latency_ms"]
+        assert lat["count"] == bg["delivered"]
+        assert 0 < lat["p50"] <= lat["p99"] <= lat["p99.9"] <= lat["max"], out
+
+
+def test_reconnect_storm_reports_the_connected_clients_apart(srv):
+    # 300 connections opened, dropped at once, reopened at 300/s, while 20 connected clients in
+    # two rooms keep sending (100/s in all) before and during the storm.
+    out = bench(srv, "connect-storm", "--reconnect", "--rate", "300", "--duration", "1",
+                "--background", "20", "--background-rate", "100", "--warmup", "0.5",
+                "--conns-per-user", "100")
+    assert out["reconnect"] is True and out["hold"] is True
+    assert out["sent"] == 300 and out["connects"] == 300, out
+    assert out["gave_up"] == 0 and out["errors"] == {} and out["refused_503"] == 0, out
+    assert out["attempts"] == 300
+    assert 0.5 < out["drain_s"] < 30, out
+    check_latency(out, 300)
+    assert out["background"]["rooms"] == 2
+    check_background(out, 20)
+
+
+def test_reconnect_storm_against_the_guard_is_refused_then_drains(srv):
+    # --max-connects-per-sec 100 (burst 100) against 300 reconnects due within half a second:
+    # most attempts get 503 with Retry-After; the clients wait it out (plus jitter) and all of
+    # them are back, later than the timetable, with no client giving up.
+    guarded = ParleyServer(srv.workdir / "guarded", ["--max-connects-per-sec", "100"])
+    guarded.start()
+    try:
+        out = bench(guarded, "connect-storm", "--reconnect", "--rate", "600", "--duration", "0.5",
+                    "--background", "20", "--background-rate", "100", "--warmup", "0.3",
+                    "--conns-per-user", "100")
+    finally:
+        guarded.kill()
+    assert out["sent"] == 300 and out["connects"] == 300, out
+    assert out["gave_up"] == 0, out
+    assert out["refused_503"] > 0, out
+    assert set(out["errors"]) == {"http_503_retry_after"}, out
+    assert out["attempts"] == 300 + out["refused_503"]
+    # 300 at 100/s, less the burst: the last one cannot be back before ~1.5 s.
+    assert out["drain_s"] > 1.4, out
+    assert out["latency_ms"]["max"] > 1000, out
+    check_background(out, 20)
 
 
 def test_step_raises_the_rate_until_a_step_fails(srv):

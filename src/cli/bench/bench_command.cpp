@@ -63,6 +63,23 @@ CLI::App* add_bench_command(CLI::App& app, BenchOptions& o) {
   cmd->add_option("--server-pid", o.server_pid,
                   "idle: the server's pid, for its memory (default: found by port when local)");
   cmd->add_flag("--hold", o.hold, "connect-storm: keep connections open instead of dropping them");
+  cmd->add_flag("--reconnect", o.reconnect,
+                "connect-storm: open --rate x --duration connections, drop them all at once, and "
+                "reopen them at --rate; refused clients retry as parley's clients do "
+                "(Retry-After, back-off with full jitter)");
+  cmd->add_option("--retry-for", o.retry_for_s,
+                  "connect-storm --reconnect: seconds after its due time a client gives up")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--background", o.background,
+                  "connect-storm: connected clients (rooms of 10, all sending) measured during "
+                  "the storm; 0: none")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--background-rate", o.background_rate,
+                  "connect-storm: the background clients' sends per second, in total")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 1e6));
   cmd->add_option("--via", o.via, "history: ws (the history op) or http (the HTTP API)")
       ->capture_default_str()
       ->check(CLI::IsMember({"ws", "http"}));

@@ -27,7 +27,11 @@ struct BenchOptions {
   // idle
   int server_pid = 0;  // 0: find the local server listening on the first URL's port
   // connect-storm
-  bool hold = false;  // keep storm connections open (a ramp) instead of closing each at once
+  bool hold = false;         // keep storm connections open (a ramp) instead of closing each at once
+  bool reconnect = false;    // open the storm's connections, drop them all, reopen at --rate
+  double retry_for_s = 120;  // --reconnect: a client gives up this long after its due time
+  int background = 100;      // connected clients measured during the storm (0: none)
+  double background_rate = 200;  // their sends per second, in total
   // history
   std::string via = "ws";  // ws | http
   int page_size = 50;

@@ -1,10 +1,15 @@
 #include "cli/bench/fleet.h"
 
+#include "cli/bench/retry_schedule.h"
+
 namespace parley::bench {
 
 namespace {
 constexpr size_t kParallelConnects = 128;
-}
+// A server guarded by --max-connects-per-sec books every refused attempt a later slot: its
+// Retry-After is honoured, a bounded number of times.
+constexpr int kMaxToldRetries = 20;
+}  // namespace
 
 awaitable<bool> Fleet::open(size_t n, std::chrono::milliseconds timeout, TextHandler on_text,
                             CloseHandler on_close, std::string& error) {
@@ -18,6 +23,14 @@ awaitable<bool> Fleet::open(size_t n, std::chrono::milliseconds timeout, TextHan
       size_t i = next++;
       auto conn = conns_[i];
       auto outcome = co_await conn->connect(target_of(i), path_of(i), timeout);
+      RetrySchedule retry(RetryOn::told);
+      while (!outcome.ok && retry.retries() < kMaxToldRetries) {
+        auto wait = retry.after(outcome, jitter_draw());
+        if (!wait) break;
+        co_await sleep_for(*wait);
+        conns_[i] = conn = std::make_shared<WsClient>(ex);
+        outcome = co_await conn->connect(target_of(i), path_of(i), timeout);
+      }
       if (!outcome.ok) {
         error =
             "connection " + std::to_string(i) + " to " + target_of(i).url() + ": " + outcome.reason;
@@ -45,6 +58,10 @@ size_t Fleet::open_count() const {
 
 void Fleet::abort_all() {
   for (auto& c : conns_) c->abort();
+}
+
+void Fleet::reset_all() {
+  for (auto& c : conns_) c->reset();
 }
 
 awaitable<void> Fleet::close() {

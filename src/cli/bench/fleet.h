@@ -2,6 +2,7 @@
 // The generator's WebSocket connections: connection i belongs to user i % users and goes to
 // server i % servers (members spread round-robin over a cluster). Opened a bounded number at a
 // time so that the server's accept backlog, not the generator, decides what a storm looks like.
+// An upgrade refused with 503 and Retry-After (--max-connects-per-sec) is tried again when told.
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,8 @@ class Fleet {
   size_t size() const { return conns_.size(); }
   size_t open_count() const;
   void abort_all();
+  /// Drops every connection at once with a reset (a reconnect storm's start).
+  void reset_all();
   /// Drops every connection and waits until no handler can run any more.
   awaitable<void> close();
 

@@ -98,7 +98,8 @@ awaitable<PhaseStats> RoomLoad::run_phase(double rate, double duration_s) {
       std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(duration_s)));
   auto last_tick = SteadyClock::now();
   uint64_t k = 0;
-  while (k < schedule.total()) {
+  stop_ = false;
+  while (k < schedule.total() && !stop_) {
     auto now = SteadyClock::now();
     uint64_t due = schedule.due_by(now);
     for (; k < due; ++k) {
@@ -111,7 +112,7 @@ awaitable<PhaseStats> RoomLoad::run_phase(double rate, double duration_s) {
       ++stats_.sent;
       stats_.expected += static_cast<uint64_t>(members_);
     }
-    if (now - last_tick > std::chrono::milliseconds(500)) {  // the live progress line
+    if (progress_ && now - last_tick > std::chrono::milliseconds(500)) {  // the progress line
       last_tick = now;
       progress(fmt_progress(opts_.scenario,
                             std::chrono::duration<double>(now - schedule.start()).count(), stats_));
@@ -121,14 +122,18 @@ awaitable<PhaseStats> RoomLoad::run_phase(double rate, double duration_s) {
       co_await timer.async_wait(use_tuple);
     }
   }
+  // Stopped early: the drain counts from the last send, not from the timetable's end.
+  auto sent_until = stop_ ? SteadyClock::now() : schedule.end();
   auto drain_until =
-      schedule.end() + std::chrono::milliseconds(static_cast<int64_t>(opts_.drain_s * 1000));
+      sent_until + std::chrono::milliseconds(static_cast<int64_t>(opts_.drain_s * 1000));
   co_await wait_until(
       [&] { return stats_.delivered >= stats_.expected && answered_ >= stats_.sent; }, drain_until);
   phase_ = 0;
+  if (stop_)
+    stats_.duration_s = std::chrono::duration<double>(sent_until - schedule.start()).count();
   // Over the timetable and the drain; reported against the timetable's length.
   stats_.gen_cpu_s = process_cpu_seconds() - cpu_at_start;
-  progress_done();
+  if (progress_) progress_done();
   co_return stats_;
 }
 

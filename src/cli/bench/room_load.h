@@ -23,6 +23,11 @@ class RoomLoad {
   awaitable<bool> setup(std::string& error);
   /// One measured phase at @p rate messages/s for @p duration_s, then the drain.
   awaitable<PhaseStats> run_phase(double rate, double duration_s);
+  /// Ends the running phase's timetable at its next send (its drain still runs): a phase that
+  /// lasts as long as something else does (connect-storm's background clients).
+  void stop_phase() { stop_ = true; }
+  /// Whether run_phase draws the live progress line (off when another one owns the terminal).
+  void set_progress(bool on) { progress_ = on; }
   /// Drops the connections; waits until none can call back into this object.
   awaitable<void> close() {
     if (fleet_) co_await fleet_->close();
@@ -56,6 +61,8 @@ class RoomLoad {
   uint64_t phases_run_ = 0;
   uint64_t answered_ = 0;
   PhaseStats stats_;
+  bool stop_ = false;
+  bool progress_ = true;
 };
 
 }  // namespace parley::bench

@@ -2,6 +2,8 @@
 
 #include <boost/beast/http.hpp>
 
+#include "client/backoff.h"
+
 namespace parley::bench {
 
 namespace websocket = beast::websocket;
@@ -30,12 +32,16 @@ awaitable<ConnectOutcome> WsClient::connect(const Target& target, const std::str
   if (ec) {
     if (ec == websocket::error::upgrade_declined) {
       out.http_status = static_cast<int>(res.result_int());
-      out.retry_after = res.find(beast::http::field::retry_after) != res.end();
+      auto it = res.find(beast::http::field::retry_after);
+      out.retry_after = it != res.end();
+      if (out.retry_after) out.retry_after_s = client::parse_retry_after(it->value());
       out.reason = "http_" + std::to_string(out.http_status);
     } else {
       out.reason = reason_of(ec);
     }
+    // A reset, not a FIN: a storm's thousands of refused attempts leave no TIME_WAIT behind.
     beast::error_code ignored;
+    tcp.socket().set_option(net::socket_base::linger(true, 0), ignored);
     tcp.socket().close(ignored);
     co_return out;
   }
@@ -114,6 +120,12 @@ void WsClient::abort() {
   open_ = false;
   beast::error_code ignored;
   beast::get_lowest_layer(ws_).socket().close(ignored);
+}
+
+void WsClient::reset() {
+  beast::error_code ignored;
+  beast::get_lowest_layer(ws_).socket().set_option(net::socket_base::linger(true, 0), ignored);
+  abort();
 }
 
 }  // namespace parley::bench

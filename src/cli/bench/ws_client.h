@@ -8,17 +8,11 @@
 #include <string>
 #include <string_view>
 
+#include "cli/bench/connect_outcome.h"
 #include "cli/bench/net.h"
 #include "cli/bench/target.h"
 
 namespace parley::bench {
-
-struct ConnectOutcome {
-  bool ok = false;
-  int http_status = 0;       // the upgrade was answered with this status instead of 101
-  bool retry_after = false;  // ... and carried Retry-After
-  std::string reason;        // "ok", "http_503", "timeout", "refused", ...
-};
 
 class WsClient : public std::enable_shared_from_this<WsClient> {
  public:
@@ -36,6 +30,9 @@ class WsClient : public std::enable_shared_from_this<WsClient> {
   void send(std::string frame);
   /// Closes the socket at once (no closing handshake: the server sees the connection drop).
   void abort();
+  /// Closes the socket with a reset (SO_LINGER 0): no TIME_WAIT left on the generator's side,
+  /// so a storm that drops and reopens thousands of connections does not run out of ports.
+  void reset();
   bool is_open() const { return open_; }
   /// True until the read loop has ended and called the close handler: until then the handlers
   /// may still run, so what they reference must live.
