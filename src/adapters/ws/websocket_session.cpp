@@ -2,6 +2,7 @@
 
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/write.hpp>
+#include <stdexcept>
 
 #include "app/metrics.h"
 #include "gateway/gateway.h"
@@ -57,6 +58,38 @@ template <typename Handler>
 auto exact_size(Handler&& handler) {
   return asio::bind_allocator(ExactAllocator<void>(), std::forward<Handler>(handler));
 }
+// The executor of the worker @p stream lives on (every connection is made on one).
+WorkerExecutor worker_executor(const WorkerExecutor& executor) {
+  return executor;
+}
+WorkerExecutor worker_executor(const asio::any_io_executor& executor) {
+  const auto* worker = executor.target<WorkerExecutor>();
+  if (worker == nullptr) throw std::logic_error("a connection not on a worker's io_context");
+  return *worker;
+}
+template <class Stream>
+WorkerExecutor worker_executor(Stream& stream) {
+  return worker_executor(stream.get_executor());
+}
+// The same descriptor, re-registered on the socket type of the worker's executor (Asio converts
+// no socket between executor types; two epoll_ctl calls, once per connection).
+WorkerSocket to_worker_socket(asio::ip::tcp::socket socket) {
+  WorkerSocket out(worker_executor(socket));
+  boost::system::error_code ec;
+  auto local = socket.local_endpoint(ec);
+  auto fd = socket.release(ec);
+  // A connection already broken stays closed: its first read fails and ends it.
+  if (!ec) out.assign(local.protocol(), fd, ec);
+  return out;
+}
+template <class Own, class Stream>
+Own own_stream(Stream stream) {
+  if constexpr (is_tls_v<Stream>) {
+    return stream;
+  } else {
+    return to_worker_socket(std::move(stream));
+  }
+}
 template <typename T>
 void release_if_large(std::vector<T>& v) {
   if (v.empty() && v.capacity() > kKeptSlots) std::vector<T>().swap(v);
@@ -64,25 +97,21 @@ void release_if_large(std::vector<T>& v) {
 }  // namespace
 
 template <class Stream>
-WebSocketSession<Stream>::WebSocketSession(Stream stream, Gateway& gateway, int worker,
-                                           std::string user, std::string session)
-    : stream_(std::move(stream)),
+WebSocketSession<Stream>::WebSocketSession(Stream stream, Gateway& gateway, int worker)
+    : stream_(own_stream<Own>(std::move(stream))),
       gateway_(gateway),
       worker_(worker),
-      user_(std::move(user)),
-      session_(std::move(session)),
       parser_(gateway.services().limits.max_frame_bytes),
       max_queue_bytes_(gateway.services().limits.send_queue_bytes),
-      keepalive_(stream_.get_executor()),
-      hard_close_(stream_.get_executor()) {
+      timer_(worker_executor(tcp_socket(stream_))) {
   if constexpr (is_tls_v<Stream>) read_buffer_ = std::make_unique<char[]>(kTlsReadChunk);
 }
 
 template <class Stream>
-void WebSocketSession<Stream>::start() {
+void WebSocketSession<Stream>::start(std::string user, std::string session) {
   // Plain TCP is read by hand once readable (see do_read); TLS leaves the socket to Asio.
   if constexpr (!is_tls_v<Stream>) stream_.non_blocking(true);
-  client_ = gateway_.open(worker_, user_, session_, this->weak_from_this());
+  client_ = gateway_.open(worker_, std::move(user), std::move(session), this->weak_from_this());
   arm_keepalive();
   do_read();
 }
@@ -390,8 +419,8 @@ void WebSocketSession<Stream>::close(uint16_t code, std::string reason) {
   }
   close_queued_ = true;
   queue(ws::Opcode::close, make_frame(ws::close_payload(code, reason)));
-  hard_close_.expires_after(kHardCloseAfter);
-  hard_close_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+  timer_.expires_after(kHardCloseAfter);
+  timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
     if (!ec) self->finish();
   });
   // Tell the gateway soon (not from inside a fan-out loop that may have called us): the client
@@ -403,8 +432,8 @@ void WebSocketSession<Stream>::close(uint16_t code, std::string reason) {
 
 template <class Stream>
 void WebSocketSession<Stream>::arm_keepalive() {
-  keepalive_.expires_after(kKeepaliveTick);
-  keepalive_.async_wait(exact_size([self = this->shared_from_this()](boost::system::error_code ec) {
+  timer_.expires_after(kKeepaliveTick);
+  timer_.async_wait(exact_size([self = this->shared_from_this()](boost::system::error_code ec) {
     if (ec || self->state_ != State::open) return;
     if (self->got_data_) {
       self->idle_ticks_ = 0;
@@ -424,8 +453,7 @@ template <class Stream>
 void WebSocketSession<Stream>::finish() {
   if (state_ == State::closed) return;
   state_ = State::closed;
-  keepalive_.cancel();
-  hard_close_.cancel();
+  timer_.cancel();
   boost::system::error_code ignored;
   tcp_socket(stream_).close(ignored);
   // What never reached the socket: results go to the session, the rest is dropped.

@@ -5,8 +5,11 @@
 // closed with 1008. A template on the byte stream (tcp::socket, or TlsStream), instantiated for
 // both in the .cpp: the frame logic is written once and the plain path has no indirection.
 #include <array>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,16 +23,24 @@ namespace parley {
 class Gateway;
 struct Client;
 
+// Asio's default socket and timer carry an any_io_executor (56 bytes, and each wait they park
+// carries two more): typed on the worker's io_context executor they carry 8. Every connection
+// lives on one worker's io_context.
+using WorkerExecutor = boost::asio::io_context::executor_type;
+using WorkerSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, WorkerExecutor>;
+using WorkerTimer = boost::asio::basic_waitable_timer<
+    std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, WorkerExecutor>;
+
 template <class Stream>
 class WebSocketSession final : public FrameSink,
                                public ws::FrameHandler,
                                public std::enable_shared_from_this<WebSocketSession<Stream>> {
  public:
-  WebSocketSession(Stream stream, Gateway& gateway, int worker, std::string user,
-                   std::string session);
+  WebSocketSession(Stream stream, Gateway& gateway, int worker);
 
-  /// The upgrade is done: open the client in the gateway and start reading.
-  void start();
+  /// The upgrade is done: open the client of @p user and @p session in the gateway (which keeps
+  /// the two strings: the session holds no copy) and start reading.
+  void start(std::string user, std::string session);
 
   // FrameSink
   void send(Frame frame) override;
@@ -65,14 +76,15 @@ class WebSocketSession final : public FrameSink,
 
   enum class State { open, closing, closed };
 
-  Stream stream_;
+  // What the connection runs on: the plain socket moved onto the worker's executor type, or the
+  // TLS stream as the handshake left it.
+  using Own = std::conditional_t<is_tls_v<Stream>, TlsStream, WorkerSocket>;
+  Own stream_;
   // TLS only: where OpenSSL decrypts into (a plain socket reads into the worker's buffer once
   // readable, but a TLS record may sit decrypted in OpenSSL's buffers while the socket is not).
   std::unique_ptr<char[]> read_buffer_;
   Gateway& gateway_;
   int worker_;
-  std::string user_;
-  std::string session_;
   std::shared_ptr<Client> client_;
   ws::FrameParser parser_;
 
@@ -107,8 +119,9 @@ class WebSocketSession final : public FrameSink,
   size_t drained_ = 0;            // bytes read while closing (see kDrainWhileClosing)
   State state_ = State::open;
 
-  boost::asio::steady_timer keepalive_;
-  boost::asio::steady_timer hard_close_;
+  // One timer for both deadlines: the keepalive tick while open, the hard close once closing
+  // (re-arming it for the hard close cancels the tick, which then finds the state closing).
+  WorkerTimer timer_;
   bool got_data_ = true;  // something arrived since the last keepalive tick
   int idle_ticks_ = 0;
 };
