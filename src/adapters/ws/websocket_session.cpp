@@ -2,6 +2,7 @@
 
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/write.hpp>
+#include <iterator>
 #include <stdexcept>
 
 #include "app/metrics.h"
@@ -90,6 +91,59 @@ Own own_stream(Stream stream) {
     return to_worker_socket(std::move(stream));
   }
 }
+// The buffers of a gather write, read off the frames being written: each frame's header, then
+// its payload. A view, not a vector of buffers kept beside the frames.
+template <class Frames>
+class FrameBuffers {
+ public:
+  class const_iterator {
+   public:
+    using iterator_category = std::bidirectional_iterator_tag;
+    using value_type = asio::const_buffer;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const value_type*;
+    using reference = value_type;
+    const_iterator() = default;
+    const_iterator(const Frames* frames, size_t i) : frames_(frames), i_(i) {}
+    value_type operator*() const {
+      const auto& out = (*frames_)[i_ / 2];
+      return i_ % 2 == 0 ? asio::buffer(out.header.data(), out.header_len)
+                         : asio::buffer(*out.payload);
+    }
+    const_iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    const_iterator operator++(int) {
+      auto before = *this;
+      ++i_;
+      return before;
+    }
+    const_iterator& operator--() {
+      --i_;
+      return *this;
+    }
+    const_iterator operator--(int) {
+      auto before = *this;
+      --i_;
+      return before;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) {
+      return a.i_ == b.i_;
+    }
+
+   private:
+    const Frames* frames_ = nullptr;
+    size_t i_ = 0;
+  };
+  using value_type = asio::const_buffer;
+  explicit FrameBuffers(const Frames& frames) : frames_(&frames) {}
+  const_iterator begin() const { return {frames_, 0}; }
+  const_iterator end() const { return {frames_, frames_->size() * 2}; }
+
+ private:
+  const Frames* frames_;
+};
 template <typename T>
 void release_if_large(std::vector<T>& v) {
   if (v.empty() && v.capacity() > kKeptSlots) std::vector<T>().swap(v);
@@ -361,31 +415,29 @@ void WebSocketSession<Stream>::do_write() {
     bytes += out.header_len + out.payload->size();
     writing_.push_back(std::move(out));
   }
-  while (queue_head_ < queue_.size()) {
-    Outgoing& next = queue_[queue_head_];
-    size_t size = next.header_len + next.payload->size();
+  size_t end = queue_head_;
+  for (; end < queue_.size(); ++end) {
+    size_t size = queue_[end].header_len + queue_[end].payload->size();
     if (bytes != 0 && bytes + size > kMaxWriteBytes) break;
     bytes += size;
-    writing_.push_back(std::move(next));
-    ++queue_head_;
+  }
+  if (writing_.empty() && queue_head_ == 0 && end == queue_.size()) {
+    writing_.swap(queue_);  // the whole queue goes out (the usual case): no frame moves
+    queue_head_ = 0;
+  } else {
+    for (; queue_head_ < end; ++queue_head_) writing_.push_back(std::move(queue_[queue_head_]));
   }
   compact_queue();
-  // Buffers point into writing_, which does not grow again until the write completes.
-  for (const auto& out : writing_) {
-    buffers_.push_back(asio::buffer(out.header.data(), out.header_len));
-    buffers_.push_back(asio::buffer(*out.payload));
-  }
   write_in_flight_ = true;
+  // The buffers point into writing_, which does not change again until the write completes.
   asio::async_write(
-      stream_, buffers_,
+      stream_, FrameBuffers<std::vector<Outgoing>>(writing_),
       [self = this->shared_from_this(), bytes](boost::system::error_code ec, size_t written) {
         self->write_in_flight_ = false;
         self->queued_bytes_ -= bytes;
         if (ec) self->return_unwritten_results(written);
         self->writing_.clear();
-        self->buffers_.clear();
         release_if_large(self->writing_);
-        release_if_large(self->buffers_);
         if (ec || self->state_ == State::closed) return self->finish();
         if (self->has_output()) return self->schedule_flush();
         if (self->close_queued_) {

@@ -102,8 +102,10 @@ class WebSocketSession final : public FrameSink,
   // deque allocates 576 bytes the moment it is made, on every idle connection.
   std::vector<Outgoing> queue_;
   size_t queue_head_ = 0;
-  std::vector<Outgoing> writing_;  // in the write in flight
-  std::vector<boost::asio::const_buffer> buffers_;
+  // In the write in flight. The gather write reads its buffers off it (two a frame) without a
+  // vector of its own, and when the whole queue goes out the two vectors swap instead of moving
+  // frames: an idle connection keeps one emptied vector's memory, not three.
+  std::vector<Outgoing> writing_;
   // The one pong waiting for the next write (RFC 6455 5.5.3: answering only the most recent
   // ping is allowed). A client that pings without reading replaces its payload instead of
   // growing the queue.
