@@ -156,9 +156,18 @@ WebSocketSession<Stream>::WebSocketSession(Stream stream, Gateway& gateway, int 
       gateway_(gateway),
       worker_(worker),
       parser_(gateway.services().limits.max_frame_bytes),
-      max_queue_bytes_(gateway.services().limits.send_queue_bytes),
-      timer_(worker_executor(tcp_socket(stream_))) {
+      max_queue_bytes_(gateway.services().limits.send_queue_bytes) {
   if constexpr (is_tls_v<Stream>) read_buffer_ = std::make_unique<char[]>(kTlsReadChunk);
+}
+
+template <class Stream>
+WebSocketSession<Stream>::~WebSocketSession() {
+  DeadlineList::cancel(*this);  // after finish() it is not linked; at shutdown it may be
+}
+
+template <class Stream>
+WorkerDeadlines& WebSocketSession<Stream>::deadlines() {
+  return asio::use_service<WorkerDeadlines>(worker_executor(tcp_socket(stream_)).context());
 }
 
 template <class Stream>
@@ -471,10 +480,9 @@ void WebSocketSession<Stream>::close(uint16_t code, std::string reason) {
   }
   close_queued_ = true;
   queue(ws::Opcode::close, make_frame(ws::close_payload(code, reason)));
-  timer_.expires_after(kHardCloseAfter);
-  timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-    if (!ec) self->finish();
-  });
+  // Re-arming the hook in the hard-close list takes it out of the keepalive list.
+  deadlines().hard_close.arm(*this, DeadlineList::Clock::now() + kHardCloseAfter,
+                             &on_hard_close_due);
   // Tell the gateway soon (not from inside a fan-out loop that may have called us): the client
   // leaves its rooms now, not when the socket is finally gone.
   asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -484,28 +492,41 @@ void WebSocketSession<Stream>::close(uint16_t code, std::string reason) {
 
 template <class Stream>
 void WebSocketSession<Stream>::arm_keepalive() {
-  timer_.expires_after(kKeepaliveTick);
-  timer_.async_wait(exact_size([self = this->shared_from_this()](boost::system::error_code ec) {
-    if (ec || self->state_ != State::open) return;
-    if (self->got_data_) {
-      self->idle_ticks_ = 0;
-    } else if (++self->idle_ticks_ >= kMaxIdleTicks) {
-      return self->finish();  // a peer that answers nothing is gone
-    } else if (self->queued_bytes_ + kControlHeader > self->max_queue_bytes_) {
-      return self->close_slow_consumer();  // our own ping counts against the queue too
-    } else {
-      self->queue(ws::Opcode::ping, make_frame(""));
-    }
-    self->got_data_ = false;
-    self->arm_keepalive();
-  }));
+  deadlines().keepalive.arm(*this, DeadlineList::Clock::now() + kKeepaliveTick, &on_keepalive_due);
+}
+
+template <class Stream>
+void WebSocketSession<Stream>::on_keepalive_due(DeadlineHook& hook) {
+  // Linked, the session is alive (a read is pending, and finish() unlinks it): held for the call.
+  static_cast<WebSocketSession&>(hook).shared_from_this()->keepalive_tick();
+}
+
+template <class Stream>
+void WebSocketSession<Stream>::on_hard_close_due(DeadlineHook& hook) {
+  static_cast<WebSocketSession&>(hook).shared_from_this()->finish();
+}
+
+template <class Stream>
+void WebSocketSession<Stream>::keepalive_tick() {
+  if (state_ != State::open) return;
+  if (got_data_) {
+    idle_ticks_ = 0;
+  } else if (++idle_ticks_ >= kMaxIdleTicks) {
+    return finish();  // a peer that answers nothing is gone
+  } else if (queued_bytes_ + kControlHeader > max_queue_bytes_) {
+    return close_slow_consumer();  // our own ping counts against the queue too
+  } else {
+    queue(ws::Opcode::ping, make_frame(""));
+  }
+  got_data_ = false;
+  arm_keepalive();
 }
 
 template <class Stream>
 void WebSocketSession<Stream>::finish() {
   if (state_ == State::closed) return;
   state_ = State::closed;
-  timer_.cancel();
+  DeadlineList::cancel(*this);
   boost::system::error_code ignored;
   tcp_socket(stream_).close(ignored);
   // What never reached the socket: results go to the session, the rest is dropped.

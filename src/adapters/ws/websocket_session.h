@@ -6,7 +6,6 @@
 // both in the .cpp: the frame logic is written once and the plain path has no indirection.
 #include <array>
 #include <boost/asio/basic_stream_socket.hpp>
-#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "adapters/ws/tls_stream.h"
+#include "adapters/ws/worker_deadlines.h"
 #include "adapters/ws/ws_frames.h"
 #include "gateway/frame.h"
 
@@ -23,20 +23,17 @@ namespace parley {
 class Gateway;
 struct Client;
 
-// Asio's default socket and timer carry an any_io_executor (56 bytes, and each wait they park
-// carries two more): typed on the worker's io_context executor they carry 8. Every connection
-// lives on one worker's io_context.
-using WorkerExecutor = boost::asio::io_context::executor_type;
+// The plain socket on the worker's executor type (see WorkerExecutor).
 using WorkerSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, WorkerExecutor>;
-using WorkerTimer = boost::asio::basic_waitable_timer<
-    std::chrono::steady_clock, boost::asio::wait_traits<std::chrono::steady_clock>, WorkerExecutor>;
 
 template <class Stream>
 class WebSocketSession final : public FrameSink,
                                public ws::FrameHandler,
+                               private DeadlineHook,
                                public std::enable_shared_from_this<WebSocketSession<Stream>> {
  public:
   WebSocketSession(Stream stream, Gateway& gateway, int worker);
+  ~WebSocketSession() override;
 
   /// The upgrade is done: open the client of @p user and @p session in the gateway (which keeps
   /// the two strings: the session holds no copy) and start reading.
@@ -64,6 +61,10 @@ class WebSocketSession final : public FrameSink,
   void compact_queue();
   void schedule_flush();
   void arm_keepalive();
+  void keepalive_tick();
+  WorkerDeadlines& deadlines();
+  static void on_keepalive_due(DeadlineHook& hook);
+  static void on_hard_close_due(DeadlineHook& hook);
   void queue(ws::Opcode op, Frame payload);
   bool has_output() const { return pong_pending_ || queue_head_ < queue_.size(); }
   void close_slow_consumer();
@@ -121,9 +122,8 @@ class WebSocketSession final : public FrameSink,
   size_t drained_ = 0;            // bytes read while closing (see kDrainWhileClosing)
   State state_ = State::open;
 
-  // One timer for both deadlines: the keepalive tick while open, the hard close once closing
-  // (re-arming it for the hard close cancels the tick, which then finds the state closing).
-  WorkerTimer timer_;
+  // The DeadlineHook base is armed in the worker's keepalive list while open, in its hard-close
+  // list once closing (arming one unlinks the other), unlinked once closed.
   bool got_data_ = true;  // something arrived since the last keepalive tick
   int idle_ticks_ = 0;
 };
