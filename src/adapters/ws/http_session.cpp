@@ -224,9 +224,8 @@ void HttpSession<Stream>::upgrade(http::request<http::string_body> req) {
         if (ec) return;
         // The request's read deadline must not cut the WebSocket: it keeps its own keepalive.
         if constexpr (is_tls_v<Stream>) beast::get_lowest_layer(ws->next_layer()).expires_never();
-        std::make_shared<WebSocketSession<Next>>(std::move(ws->next_layer()), gateway, worker,
-                                                 std::move(user), std::move(session))
-            ->start();
+        std::make_shared<WebSocketSession<Next>>(std::move(ws->next_layer()), gateway, worker)
+            ->start(std::move(user), std::move(session));
       });
 }
 

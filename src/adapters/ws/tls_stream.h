@@ -17,7 +17,9 @@ template <class Stream>
 inline constexpr bool is_tls_v = std::is_same_v<Stream, TlsStream>;
 
 /// The TCP socket under @p stream, for what TLS does not wrap: shutdown, close.
-inline boost::asio::ip::tcp::socket& tcp_socket(boost::asio::ip::tcp::socket& s) {
+template <class Executor>
+boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>& tcp_socket(
+    boost::asio::basic_stream_socket<boost::asio::ip::tcp, Executor>& s) {
   return s;
 }
 inline boost::asio::ip::tcp::socket& tcp_socket(boost::beast::tcp_stream& s) {

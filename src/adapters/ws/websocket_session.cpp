@@ -2,6 +2,8 @@
 
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/write.hpp>
+#include <iterator>
+#include <stdexcept>
 
 #include "app/metrics.h"
 #include "gateway/gateway.h"
@@ -57,6 +59,91 @@ template <typename Handler>
 auto exact_size(Handler&& handler) {
   return asio::bind_allocator(ExactAllocator<void>(), std::forward<Handler>(handler));
 }
+// The executor of the worker @p stream lives on (every connection is made on one).
+WorkerExecutor worker_executor(const WorkerExecutor& executor) {
+  return executor;
+}
+WorkerExecutor worker_executor(const asio::any_io_executor& executor) {
+  const auto* worker = executor.target<WorkerExecutor>();
+  if (worker == nullptr) throw std::logic_error("a connection not on a worker's io_context");
+  return *worker;
+}
+template <class Stream>
+WorkerExecutor worker_executor(Stream& stream) {
+  return worker_executor(stream.get_executor());
+}
+// The same descriptor, re-registered on the socket type of the worker's executor (Asio converts
+// no socket between executor types; two epoll_ctl calls, once per connection).
+WorkerSocket to_worker_socket(asio::ip::tcp::socket socket) {
+  WorkerSocket out(worker_executor(socket));
+  boost::system::error_code ec;
+  auto local = socket.local_endpoint(ec);
+  auto fd = socket.release(ec);
+  // A connection already broken stays closed: its first read fails and ends it.
+  if (!ec) out.assign(local.protocol(), fd, ec);
+  return out;
+}
+template <class Own, class Stream>
+Own own_stream(Stream stream) {
+  if constexpr (is_tls_v<Stream>) {
+    return stream;
+  } else {
+    return to_worker_socket(std::move(stream));
+  }
+}
+// The buffers of a gather write, read off the frames being written: each frame's header, then
+// its payload. A view, not a vector of buffers kept beside the frames.
+template <class Frames>
+class FrameBuffers {
+ public:
+  class const_iterator {
+   public:
+    using iterator_category = std::bidirectional_iterator_tag;
+    using value_type = asio::const_buffer;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const value_type*;
+    using reference = value_type;
+    const_iterator() = default;
+    const_iterator(const Frames* frames, size_t i) : frames_(frames), i_(i) {}
+    value_type operator*() const {
+      const auto& out = (*frames_)[i_ / 2];
+      return i_ % 2 == 0 ? asio::buffer(out.header.data(), out.header_len)
+                         : asio::buffer(*out.payload);
+    }
+    const_iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    const_iterator operator++(int) {
+      auto before = *this;
+      ++i_;
+      return before;
+    }
+    const_iterator& operator--() {
+      --i_;
+      return *this;
+    }
+    const_iterator operator--(int) {
+      auto before = *this;
+      --i_;
+      return before;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) {
+      return a.i_ == b.i_;
+    }
+
+   private:
+    const Frames* frames_ = nullptr;
+    size_t i_ = 0;
+  };
+  using value_type = asio::const_buffer;
+  explicit FrameBuffers(const Frames& frames) : frames_(&frames) {}
+  const_iterator begin() const { return {frames_, 0}; }
+  const_iterator end() const { return {frames_, frames_->size() * 2}; }
+
+ private:
+  const Frames* frames_;
+};
 template <typename T>
 void release_if_large(std::vector<T>& v) {
   if (v.empty() && v.capacity() > kKeptSlots) std::vector<T>().swap(v);
@@ -64,25 +151,30 @@ void release_if_large(std::vector<T>& v) {
 }  // namespace
 
 template <class Stream>
-WebSocketSession<Stream>::WebSocketSession(Stream stream, Gateway& gateway, int worker,
-                                           std::string user, std::string session)
-    : stream_(std::move(stream)),
+WebSocketSession<Stream>::WebSocketSession(Stream stream, Gateway& gateway, int worker)
+    : stream_(own_stream<Own>(std::move(stream))),
       gateway_(gateway),
       worker_(worker),
-      user_(std::move(user)),
-      session_(std::move(session)),
       parser_(gateway.services().limits.max_frame_bytes),
-      max_queue_bytes_(gateway.services().limits.send_queue_bytes),
-      keepalive_(stream_.get_executor()),
-      hard_close_(stream_.get_executor()) {
+      max_queue_bytes_(gateway.services().limits.send_queue_bytes) {
   if constexpr (is_tls_v<Stream>) read_buffer_ = std::make_unique<char[]>(kTlsReadChunk);
 }
 
 template <class Stream>
-void WebSocketSession<Stream>::start() {
+WebSocketSession<Stream>::~WebSocketSession() {
+  DeadlineList::cancel(*this);  // after finish() it is not linked; at shutdown it may be
+}
+
+template <class Stream>
+WorkerDeadlines& WebSocketSession<Stream>::deadlines() {
+  return asio::use_service<WorkerDeadlines>(worker_executor(tcp_socket(stream_)).context());
+}
+
+template <class Stream>
+void WebSocketSession<Stream>::start(std::string user, std::string session) {
   // Plain TCP is read by hand once readable (see do_read); TLS leaves the socket to Asio.
   if constexpr (!is_tls_v<Stream>) stream_.non_blocking(true);
-  client_ = gateway_.open(worker_, user_, session_, this->weak_from_this());
+  client_ = gateway_.open(worker_, std::move(user), std::move(session), this->weak_from_this());
   arm_keepalive();
   do_read();
 }
@@ -332,31 +424,29 @@ void WebSocketSession<Stream>::do_write() {
     bytes += out.header_len + out.payload->size();
     writing_.push_back(std::move(out));
   }
-  while (queue_head_ < queue_.size()) {
-    Outgoing& next = queue_[queue_head_];
-    size_t size = next.header_len + next.payload->size();
+  size_t end = queue_head_;
+  for (; end < queue_.size(); ++end) {
+    size_t size = queue_[end].header_len + queue_[end].payload->size();
     if (bytes != 0 && bytes + size > kMaxWriteBytes) break;
     bytes += size;
-    writing_.push_back(std::move(next));
-    ++queue_head_;
+  }
+  if (writing_.empty() && queue_head_ == 0 && end == queue_.size()) {
+    writing_.swap(queue_);  // the whole queue goes out (the usual case): no frame moves
+    queue_head_ = 0;
+  } else {
+    for (; queue_head_ < end; ++queue_head_) writing_.push_back(std::move(queue_[queue_head_]));
   }
   compact_queue();
-  // Buffers point into writing_, which does not grow again until the write completes.
-  for (const auto& out : writing_) {
-    buffers_.push_back(asio::buffer(out.header.data(), out.header_len));
-    buffers_.push_back(asio::buffer(*out.payload));
-  }
   write_in_flight_ = true;
+  // The buffers point into writing_, which does not change again until the write completes.
   asio::async_write(
-      stream_, buffers_,
+      stream_, FrameBuffers<std::vector<Outgoing>>(writing_),
       [self = this->shared_from_this(), bytes](boost::system::error_code ec, size_t written) {
         self->write_in_flight_ = false;
         self->queued_bytes_ -= bytes;
         if (ec) self->return_unwritten_results(written);
         self->writing_.clear();
-        self->buffers_.clear();
         release_if_large(self->writing_);
-        release_if_large(self->buffers_);
         if (ec || self->state_ == State::closed) return self->finish();
         if (self->has_output()) return self->schedule_flush();
         if (self->close_queued_) {
@@ -390,10 +480,9 @@ void WebSocketSession<Stream>::close(uint16_t code, std::string reason) {
   }
   close_queued_ = true;
   queue(ws::Opcode::close, make_frame(ws::close_payload(code, reason)));
-  hard_close_.expires_after(kHardCloseAfter);
-  hard_close_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-    if (!ec) self->finish();
-  });
+  // Re-arming the hook in the hard-close list takes it out of the keepalive list.
+  deadlines().hard_close.arm(*this, DeadlineList::Clock::now() + kHardCloseAfter,
+                             &on_hard_close_due);
   // Tell the gateway soon (not from inside a fan-out loop that may have called us): the client
   // leaves its rooms now, not when the socket is finally gone.
   asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -403,29 +492,41 @@ void WebSocketSession<Stream>::close(uint16_t code, std::string reason) {
 
 template <class Stream>
 void WebSocketSession<Stream>::arm_keepalive() {
-  keepalive_.expires_after(kKeepaliveTick);
-  keepalive_.async_wait(exact_size([self = this->shared_from_this()](boost::system::error_code ec) {
-    if (ec || self->state_ != State::open) return;
-    if (self->got_data_) {
-      self->idle_ticks_ = 0;
-    } else if (++self->idle_ticks_ >= kMaxIdleTicks) {
-      return self->finish();  // a peer that answers nothing is gone
-    } else if (self->queued_bytes_ + kControlHeader > self->max_queue_bytes_) {
-      return self->close_slow_consumer();  // our own ping counts against the queue too
-    } else {
-      self->queue(ws::Opcode::ping, make_frame(""));
-    }
-    self->got_data_ = false;
-    self->arm_keepalive();
-  }));
+  deadlines().keepalive.arm(*this, DeadlineList::Clock::now() + kKeepaliveTick, &on_keepalive_due);
+}
+
+template <class Stream>
+void WebSocketSession<Stream>::on_keepalive_due(DeadlineHook& hook) {
+  // Linked, the session is alive (a read is pending, and finish() unlinks it): held for the call.
+  static_cast<WebSocketSession&>(hook).shared_from_this()->keepalive_tick();
+}
+
+template <class Stream>
+void WebSocketSession<Stream>::on_hard_close_due(DeadlineHook& hook) {
+  static_cast<WebSocketSession&>(hook).shared_from_this()->finish();
+}
+
+template <class Stream>
+void WebSocketSession<Stream>::keepalive_tick() {
+  if (state_ != State::open) return;
+  if (got_data_) {
+    idle_ticks_ = 0;
+  } else if (++idle_ticks_ >= kMaxIdleTicks) {
+    return finish();  // a peer that answers nothing is gone
+  } else if (queued_bytes_ + kControlHeader > max_queue_bytes_) {
+    return close_slow_consumer();  // our own ping counts against the queue too
+  } else {
+    queue(ws::Opcode::ping, make_frame(""));
+  }
+  got_data_ = false;
+  arm_keepalive();
 }
 
 template <class Stream>
 void WebSocketSession<Stream>::finish() {
   if (state_ == State::closed) return;
   state_ = State::closed;
-  keepalive_.cancel();
-  hard_close_.cancel();
+  DeadlineList::cancel(*this);
   boost::system::error_code ignored;
   tcp_socket(stream_).close(ignored);
   // What never reached the socket: results go to the session, the rest is dropped.

@@ -5,13 +5,16 @@
 // closed with 1008. A template on the byte stream (tcp::socket, or TlsStream), instantiated for
 // both in the .cpp: the frame logic is written once and the plain path has no indirection.
 #include <array>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "adapters/ws/tls_stream.h"
+#include "adapters/ws/worker_deadlines.h"
 #include "adapters/ws/ws_frames.h"
 #include "gateway/frame.h"
 
@@ -20,16 +23,21 @@ namespace parley {
 class Gateway;
 struct Client;
 
+// The plain socket on the worker's executor type (see WorkerExecutor).
+using WorkerSocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, WorkerExecutor>;
+
 template <class Stream>
 class WebSocketSession final : public FrameSink,
                                public ws::FrameHandler,
+                               private DeadlineHook,
                                public std::enable_shared_from_this<WebSocketSession<Stream>> {
  public:
-  WebSocketSession(Stream stream, Gateway& gateway, int worker, std::string user,
-                   std::string session);
+  WebSocketSession(Stream stream, Gateway& gateway, int worker);
+  ~WebSocketSession() override;
 
-  /// The upgrade is done: open the client in the gateway and start reading.
-  void start();
+  /// The upgrade is done: open the client of @p user and @p session in the gateway (which keeps
+  /// the two strings: the session holds no copy) and start reading.
+  void start(std::string user, std::string session);
 
   // FrameSink
   void send(Frame frame) override;
@@ -53,6 +61,10 @@ class WebSocketSession final : public FrameSink,
   void compact_queue();
   void schedule_flush();
   void arm_keepalive();
+  void keepalive_tick();
+  WorkerDeadlines& deadlines();
+  static void on_keepalive_due(DeadlineHook& hook);
+  static void on_hard_close_due(DeadlineHook& hook);
   void queue(ws::Opcode op, Frame payload);
   bool has_output() const { return pong_pending_ || queue_head_ < queue_.size(); }
   void close_slow_consumer();
@@ -65,14 +77,15 @@ class WebSocketSession final : public FrameSink,
 
   enum class State { open, closing, closed };
 
-  Stream stream_;
+  // What the connection runs on: the plain socket moved onto the worker's executor type, or the
+  // TLS stream as the handshake left it.
+  using Own = std::conditional_t<is_tls_v<Stream>, TlsStream, WorkerSocket>;
+  Own stream_;
   // TLS only: where OpenSSL decrypts into (a plain socket reads into the worker's buffer once
   // readable, but a TLS record may sit decrypted in OpenSSL's buffers while the socket is not).
   std::unique_ptr<char[]> read_buffer_;
   Gateway& gateway_;
   int worker_;
-  std::string user_;
-  std::string session_;
   std::shared_ptr<Client> client_;
   ws::FrameParser parser_;
 
@@ -90,8 +103,10 @@ class WebSocketSession final : public FrameSink,
   // deque allocates 576 bytes the moment it is made, on every idle connection.
   std::vector<Outgoing> queue_;
   size_t queue_head_ = 0;
-  std::vector<Outgoing> writing_;  // in the write in flight
-  std::vector<boost::asio::const_buffer> buffers_;
+  // In the write in flight. The gather write reads its buffers off it (two a frame) without a
+  // vector of its own, and when the whole queue goes out the two vectors swap instead of moving
+  // frames: an idle connection keeps one emptied vector's memory, not three.
+  std::vector<Outgoing> writing_;
   // The one pong waiting for the next write (RFC 6455 5.5.3: answering only the most recent
   // ping is allowed). A client that pings without reading replaces its payload instead of
   // growing the queue.
@@ -107,8 +122,8 @@ class WebSocketSession final : public FrameSink,
   size_t drained_ = 0;            // bytes read while closing (see kDrainWhileClosing)
   State state_ = State::open;
 
-  boost::asio::steady_timer keepalive_;
-  boost::asio::steady_timer hard_close_;
+  // The DeadlineHook base is armed in the worker's keepalive list while open, in its hard-close
+  // list once closing (arming one unlinks the other), unlinked once closed.
   bool got_data_ = true;  // something arrived since the last keepalive tick
   int idle_ticks_ = 0;
 };
