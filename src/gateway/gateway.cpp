@@ -1,8 +1,13 @@
 #include "gateway/gateway.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "app/metrics.h"
+#include "gateway/trace_ids.h"
+#include "runtime/log_format.h"
+#include "runtime/log_trace.h"
 
 namespace parley {
 
@@ -126,8 +131,15 @@ std::shared_ptr<Client> Gateway::open(int worker, std::string user, std::string 
   }
   for (auto& frame : attached.pending) client->send_result(frame);
   // The other instances learn that the session is here now: they send here what they kept for
-  // it, and their connection of it, if older, is taken over.
-  if (s_.sessions) s_.sessions->publish_claim(client->user, client->session, client->id);
+  // it, and their connection of it, if older, is taken over. No command caused the claim: it
+  // starts a trace of its own, which the lines about it name on every instance.
+  if (s_.sessions) {
+    TraceContext trace = new_command_span(std::nullopt);
+    LogTraceScope scope(trace);
+    spdlog::debug("session {} of {} connected here (connection {}): claimed",
+                  log_safe(client->session), log_safe(client->user), client->id);
+    s_.sessions->publish_claim(client->user, client->session, client->id);
+  }
   return client;
 }
 

@@ -76,11 +76,16 @@ void Replies::route(const std::string& user, const std::string& session, const F
     }
     return;
   }
-  pool_.post(current->worker, [this, current, user, session, frame] {
+  // The command's trace goes along: published to another instance after all, the result
+  // carries it there.
+  const TraceContext* scoped = LogTraceScope::current();
+  TraceContext trace = scoped ? *scoped : TraceContext{};
+  pool_.post(current->worker, [this, current, user, session, frame, trace] {
     // It may have started closing since: then the session keeps the result after all.
     if (current->open && !current->closing && !current->taken_over) {
       return current->send_result(frame);
     }
+    LogTraceScope scope(trace);
     route(user, session, frame);
   });
 }
