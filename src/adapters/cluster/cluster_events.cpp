@@ -208,13 +208,15 @@ void ClusterEvents::on_records(std::vector<Consumed>&& records) {
     // What is logged about it here, and published because of it, is the record's trace.
     LogTraceScope scope(c.trace);
     if (type == "y") {
-      spdlog::debug("events: typing in {} by {} from {}", log_safe(str("r")), log_safe(str("u")),
+      std::string room = str("r");
+      std::string user = str("u");
+      spdlog::debug("events: typing in {} by {} from {}", log_safe(room), log_safe(user),
                     log_safe(origin));
-      local_->typing(str("r"), str("u"), 0);
+      local_->typing(room, user, 0);
     } else if (type == "c" && room_changes_) {
-      spdlog::debug("events: room {} created, from {}", log_safe(str("r")), log_safe(origin));
       Room room;
       room.name = str("r");
+      spdlog::debug("events: room {} created, from {}", log_safe(room.name), log_safe(origin));
       room.kind = room_kind_of(str("k"));
       room.created_by = str("b");
       if (const json::value* m = o.if_contains("m"); m && m->is_array()) {
