@@ -49,8 +49,12 @@ void Gateway::start() {
                             const std::string& instance) {
     auto released = sessions_.release(user, session, s_.clock->steady_ms());
     // What was kept here goes where the session is now, and is not kept twice.
-    for (auto& frame : released.pending) {
-      if (frame) s_.sessions->publish_result(user, session, *frame, instance);
+    for (size_t k = 0; k < released.pending.size(); ++k) {
+      // Each goes on in the trace of the command it answers, not the claim's.
+      LogTraceScope scope(released.traces[k]);
+      if (const Frame& frame = released.pending[k]) {
+        s_.sessions->publish_result(user, session, *frame, instance);
+      }
     }
     if (auto previous = released.previous) {
       pool_.post(previous->worker, [previous] {

@@ -71,8 +71,11 @@ void Replies::route(const std::string& user, const std::string& session, const F
     if (!s_.sessions) return;
     home = s_.sessions->home_elsewhere(user, session);
     if (home.empty()) return;
-    for (auto& f : sessions_.take_pending(user, session, s_.clock->steady_ms())) {
-      if (f) s_.sessions->publish_result(user, session, *f, home);
+    std::vector<TraceContext> traces;
+    auto pending = sessions_.take_pending(user, session, s_.clock->steady_ms(), &traces);
+    for (size_t k = 0; k < pending.size(); ++k) {
+      LogTraceScope scope(traces[k]);
+      if (pending[k]) s_.sessions->publish_result(user, session, *pending[k], home);
     }
     return;
   }

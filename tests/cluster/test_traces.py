@@ -182,7 +182,9 @@ def test_a_result_on_the_results_topic_carries_its_command_trace(traced_cluster,
     """An invitation waits for its user lookup (PostgreSQL stopped) while its connection on i1
     drops and the session comes back on i2: i1 reads the claim, then answers the invitation on
     parley.results to i2. The trace shows on i1 (command, result, publication) and on i2 (the
-    record read, the result delivered), and the result echoes it to the client on i2."""
+    record read, the result delivered), and the result echoes it to the client on i2. The same
+    when i1 answered while the session was nowhere, kept the result, and sent it on to i2 when
+    the session came back there: the record carries the invitation's trace, not the claim's."""
     postgres.require_control()
     c = traced_cluster
 
@@ -209,6 +211,26 @@ def test_a_result_on_the_results_topic_carries_its_command_trace(traced_cluster,
         r = await back.result(rid, timeout=30)
         assert r["ok"] and r["traceparent"].startswith(f"00-{trace_id}-"), r
         await logged(c.inst(1), "i1", trace_id, "result of invite")
+        await logged(c.inst(2), "i2", trace_id, f"session bus: result for {alice} session {session}")
+
+        # Kept first: answered while the session is nowhere (i1 keeps the result), then sent on
+        # to i2 when the session comes back there. It still carries the invitation's trace, not
+        # the claim's.
+        carol = c.new_user("tres-c", on=1)
+        session = f"tres-{secrets.token_hex(8)}"
+        a = await c.ws(1, alice, token=c.tokens[alice], session=session)
+        tp, trace_id = traceparent()
+        await in_thread(postgres.pause)
+        try:
+            rid = await a.cmd_nowait("invite", room=room, user=carol, traceparent=tp)
+            await logged(c.inst(1), "i1", trace_id, "command invite")
+            await half_close(a)
+        finally:
+            await in_thread(postgres.resume)
+        await logged(c.inst(1), "i1", trace_id, "result of invite")
+        back = await c.ws(2, alice, token=c.tokens[alice], session=session)
+        r = await back.result(rid, timeout=30)
+        assert r["ok"] and r["traceparent"].startswith(f"00-{trace_id}-"), r
         await logged(c.inst(2), "i2", trace_id, f"session bus: result for {alice} session {session}")
 
     run(main(), timeout=90)
