@@ -288,13 +288,18 @@ def test_a_dead_letter_carries_its_command_trace(traced_cluster, kafka):
         a = await c.ws(1, alice)
         room = c.room("tdl")
         await a.ok("create_room", room=room)
-        # Sends 60 ms apart while the broker is stopped: the first ones are in flight (their
-        # outcome is unknown at their ttl), the later ones wait in the producer's queue (at most
-        # 5 requests in flight) and expire: those are dead letters.
-        sent = []
+        # While the broker is stopped: sends with a long ttl fill the producer's requests in
+        # flight (at most 5), so the next ones wait in its queue; those have a short ttl, and the
+        # log purges the queue at the first one's deadline: that one provably never reached a
+        # broker and is answered `timeout` (a dead letter). The later ones are purged before
+        # their deadlines (`unavailable`, no dead letter).
         await in_thread(kafka.pause)
         try:
-            for k in range(12):
+            for k in range(6):
+                await a.cmd_nowait("send", room=room, text=f"in flight {k}", ttl_ms=10000)
+                await asyncio.sleep(0.06)
+            sent = []
+            for k in range(3):
                 tp, trace_id = traceparent()
                 sent.append((await a.cmd_nowait("send", room=room, text=f"expires {k}", ttl_ms=300,
                                                 traceparent=tp), trace_id))
@@ -304,6 +309,7 @@ def test_a_dead_letter_carries_its_command_trace(traced_cluster, kafka):
             await in_thread(kafka.resume)
         expired = [(r, t) for r, t in results if not r["ok"] and r["error"]["code"] == "timeout"]
         assert expired, f"no send expired: {[r for r, _ in results]}"
+        print(f"{len(expired)} of {len(results)} sends expired")
         r, trace_id = expired[-1]
         assert r["traceparent"].startswith(f"00-{trace_id}-"), r
         await logged(c.inst(1), "i1", trace_id, "dead letter: send")
