@@ -6,6 +6,7 @@
 #include "domain/trace_context.h"
 #include "gateway/codec.h"
 #include "gateway/trace_ids.h"
+#include "runtime/log_format.h"
 #include "runtime/log_trace.h"
 
 namespace {
@@ -50,5 +51,22 @@ void BM_TracedDebugLinesAtInfo(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_TracedDebugLinesAtInfo);
+
+// What a results or events record read costs for its trace at info: the reader's scope around
+// it and its debug line (log_safe views, a level check), as ClusterEvents and KafkaSessionBus
+// do per record.
+void BM_RecordReadInItsTraceAtInfo(benchmark::State& state) {
+  spdlog::set_level(spdlog::level::info);
+  TraceContext t = new_command_span(std::nullopt);
+  std::string room = "lobby", user = "alice", origin = "i1/0123456789ab";
+  for (auto _ : state) {
+    LogTraceScope scope(t);
+    spdlog::debug("events: typing in {} by {} from {}", log_safe(room), log_safe(user),
+                  log_safe(origin));
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RecordReadInItsTraceAtInfo);
 
 }  // namespace

@@ -1,8 +1,13 @@
 #include "gateway/gateway.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "app/metrics.h"
+#include "gateway/trace_ids.h"
+#include "runtime/log_format.h"
+#include "runtime/log_trace.h"
 
 namespace parley {
 
@@ -44,8 +49,12 @@ void Gateway::start() {
                             const std::string& instance) {
     auto released = sessions_.release(user, session, s_.clock->steady_ms());
     // What was kept here goes where the session is now, and is not kept twice.
-    for (auto& frame : released.pending) {
-      if (frame) s_.sessions->publish_result(user, session, *frame, instance);
+    for (size_t k = 0; k < released.pending.size(); ++k) {
+      // Each goes on in the trace of the command it answers, not the claim's.
+      LogTraceScope scope(released.traces[k]);
+      if (const Frame& frame = released.pending[k]) {
+        s_.sessions->publish_result(user, session, *frame, instance);
+      }
     }
     if (auto previous = released.previous) {
       pool_.post(previous->worker, [previous] {
@@ -126,8 +135,15 @@ std::shared_ptr<Client> Gateway::open(int worker, std::string user, std::string 
   }
   for (auto& frame : attached.pending) client->send_result(frame);
   // The other instances learn that the session is here now: they send here what they kept for
-  // it, and their connection of it, if older, is taken over.
-  if (s_.sessions) s_.sessions->publish_claim(client->user, client->session, client->id);
+  // it, and their connection of it, if older, is taken over. No command caused the claim: it
+  // starts a trace of its own, which the lines about it name on every instance.
+  if (s_.sessions) {
+    TraceContext trace = new_command_span(std::nullopt);
+    LogTraceScope scope(trace);
+    spdlog::debug("session {} of {} connected here (connection {}): claimed",
+                  log_safe(client->session), log_safe(client->user), client->id);
+    s_.sessions->publish_claim(client->user, client->session, client->id);
+  }
   return client;
 }
 

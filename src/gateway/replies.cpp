@@ -71,16 +71,24 @@ void Replies::route(const std::string& user, const std::string& session, const F
     if (!s_.sessions) return;
     home = s_.sessions->home_elsewhere(user, session);
     if (home.empty()) return;
-    for (auto& f : sessions_.take_pending(user, session, s_.clock->steady_ms())) {
-      if (f) s_.sessions->publish_result(user, session, *f, home);
+    std::vector<TraceContext> traces;
+    auto pending = sessions_.take_pending(user, session, s_.clock->steady_ms(), &traces);
+    for (size_t k = 0; k < pending.size(); ++k) {
+      LogTraceScope scope(traces[k]);
+      if (pending[k]) s_.sessions->publish_result(user, session, *pending[k], home);
     }
     return;
   }
-  pool_.post(current->worker, [this, current, user, session, frame] {
+  // The command's trace goes along: published to another instance after all, the result
+  // carries it there.
+  const TraceContext* scoped = LogTraceScope::current();
+  TraceContext trace = scoped ? *scoped : TraceContext{};
+  pool_.post(current->worker, [this, current, user, session, frame, trace] {
     // It may have started closing since: then the session keeps the result after all.
     if (current->open && !current->closing && !current->taken_over) {
       return current->send_result(frame);
     }
+    LogTraceScope scope(trace);
     route(user, session, frame);
   });
 }

@@ -3,6 +3,7 @@
 #include <functional>
 
 #include "app/metrics.h"
+#include "runtime/log_trace.h"
 
 namespace parley {
 
@@ -33,12 +34,16 @@ SessionRegistry::Attached SessionRegistry::attach(const std::shared_ptr<Client>&
   return out;
 }
 
-std::vector<Frame> SessionRegistry::drain(Entry& e, int64_t now_ms) {
+std::vector<Frame> SessionRegistry::drain(Entry& e, int64_t now_ms,
+                                          std::vector<TraceContext>* traces) {
   std::vector<Frame> out;
   out.reserve(e.count);
   while (e.count > 0) {
     // A result past keep_ms that the sweep has not reached yet is dropped here, as if swept.
-    if (now_ms - e.first->at_ms <= limits_.keep_ms) out.push_back(e.first->frame);
+    if (now_ms - e.first->at_ms <= limits_.keep_ms) {
+      out.push_back(e.first->frame);
+      if (traces != nullptr) traces->push_back(e.first->trace);
+    }
     pop_oldest(e, &e);
   }
   return out;
@@ -117,18 +122,19 @@ SessionRegistry::Released SessionRegistry::release(const std::string& user,
     current->taken_over = true;
     out.previous = current;
   }
-  out.pending = drain(e, now_ms);
+  out.pending = drain(e, now_ms, &out.traces);
   forget_if_idle(e, it->first);
   return out;
 }
 
 std::vector<Frame> SessionRegistry::take_pending(const std::string& user,
-                                                 const std::string& session, int64_t now_ms) {
+                                                 const std::string& session, int64_t now_ms,
+                                                 std::vector<TraceContext>* traces) {
   std::lock_guard lock(mutex_);
   sweep(now_ms);
   auto it = sessions_.find(Key{user, session});
   if (it == sessions_.end()) return {};
-  auto out = drain(it->second, now_ms);
+  auto out = drain(it->second, now_ms, traces);
   forget_if_idle(it->second, it->first);
   return out;
 }
@@ -145,7 +151,11 @@ size_t SessionRegistry::session_count() const {
 
 void SessionRegistry::push(Entry& e, const Key& key, int64_t now_ms, size_t charged,
                            const Frame& frame) {
-  auto it = items_.insert(items_.end(), Item{&e, &key, items_.end(), {}, now_ms, charged, frame});
+  // Kept in the scope of the command it answers (Replies::route): its trace stays with it.
+  const TraceContext* trace = LogTraceScope::current();
+  auto it = items_.insert(
+      items_.end(),
+      Item{&e, &key, items_.end(), {}, now_ms, charged, frame, trace ? *trace : TraceContext{}});
   UserResults& u = users_[key.user];
   it->in_user = u.order.insert(u.order.end(), it);
   u.bytes += charged;

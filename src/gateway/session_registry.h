@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "domain/trace_context.h"
 #include "gateway/client.h"
 
 namespace parley {
@@ -71,6 +72,7 @@ class SessionRegistry {
   struct Released {
     std::shared_ptr<Client> previous;  // taken over, for the caller to close
     std::vector<Frame> pending;        // the results kept here, for the claiming instance
+    std::vector<TraceContext> traces;  // each one's command's trace (its log scope when kept)
   };
   /// Another instance claimed the session, read after every claim before it. If the session's
   /// connection here is confirmed, that claim is newer: the connection is returned, marked
@@ -78,8 +80,9 @@ class SessionRegistry {
   /// later in the log: the other one is older and nothing changes.
   Released release(const std::string& user, const std::string& session, int64_t now_ms);
   /// Removes and returns the results kept for the session (none if it is connected here).
+  /// With @p traces, their commands' traces too, one each.
   std::vector<Frame> take_pending(const std::string& user, const std::string& session,
-                                  int64_t now_ms);
+                                  int64_t now_ms, std::vector<TraceContext>* traces = nullptr);
 
   /// Bytes charged for the results kept (frames plus kResultOverhead each).
   size_t pending_bytes() const;
@@ -121,6 +124,7 @@ class SessionRegistry {
     int64_t at_ms;
     size_t charged;
     Frame frame;
+    TraceContext trace;  // of the command it answers: it goes on with it to another instance
   };
   using Sessions = std::unordered_map<Key, Entry, KeyHash>;
 
@@ -133,7 +137,7 @@ class SessionRegistry {
   void forget_if_idle(Entry& e, const Key& key);
   void sweep(int64_t now_ms);
   // Removes the session's results, those not past keep_ms returned oldest first.
-  std::vector<Frame> drain(Entry& e, int64_t now_ms);
+  std::vector<Frame> drain(Entry& e, int64_t now_ms, std::vector<TraceContext>* traces = nullptr);
 
   SessionLimits limits_;
   mutable std::mutex mutex_;

@@ -5,6 +5,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "domain/names.h"
+#include "runtime/log_trace.h"
 
 namespace parley {
 
@@ -109,6 +110,8 @@ void Subscriptions::join(const CommandPtr& cmd, const std::string& room,
 void Subscriptions::joined(const CommandPtr& cmd, const std::string& room,
                            std::optional<int64_t> since, uint64_t generation, bool inserted,
                            bool was_live, int64_t old_last, Result<JoinRoom::Reply> r) {
+  // Back on the worker: what follows (the presence change it makes included) is the command's.
+  LogTraceScope scope(cmd->trace);
   Client& c = *cmd->client;
   auto sit = c.rooms.find(room);
   // A later join or leave of the same room superseded this one: answer, but touch nothing.

@@ -1,5 +1,6 @@
 #include "adapters/cluster/cluster_events.h"
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -8,6 +9,8 @@
 #include <vector>
 
 #include "adapters/cluster/bus_json.h"
+#include "runtime/log_format.h"
+#include "runtime/log_trace.h"
 
 namespace parley {
 
@@ -54,6 +57,20 @@ uint64_t number(const json::object& o, const char* key) {
   return v && v->is_int64() && v->as_int64() >= 0 ? static_cast<uint64_t>(v->as_int64()) : 0;
 }
 
+// A trace for a record that no command caused: its own, so the lines about it on every instance
+// still name one. libsodium's generator: such records are few (timers), never per message.
+TraceContext new_trace() {
+  uint64_t r[3];
+  randombytes_buf(r, sizeof r);
+  return start_span(std::nullopt, r[0], r[1], r[2]);
+}
+
+// The command this thread is handling (its log scope), or a new trace.
+TraceContext caused_by() {
+  const TraceContext* t = LogTraceScope::current();
+  return t ? *t : new_trace();
+}
+
 }  // namespace
 
 ClusterEvents::ClusterEvents(ClusterEventsOptions options, KafkaOptions kafka,
@@ -83,16 +100,28 @@ void ClusterEvents::stop() {
   wake_.notify_all();
   if (heartbeats_.joinable()) heartbeats_.join();
   if (tail_) {
-    publish(options_.instance, json::serialize(json::object{{"t", "b"}, {"o", options_.instance}}));
+    publish(options_.instance, json::serialize(json::object{{"t", "b"}, {"o", options_.instance}}),
+            new_trace(), "goodbye");
     tail_->stop();
   }
 }
 
-void ClusterEvents::publish(const std::string& key, std::string value) {
+void ClusterEvents::publish(const std::string& key, std::string value, const TraceContext& trace,
+                            const char* what) {
+  LogTraceScope scope(trace);
+  if (what != nullptr) spdlog::debug("events: publishing {} ({} bytes)", what, value.size());
+  auto header = trace.header();
   // Fire and forget: a lost typing event is harmless, a lost delta is seen as a gap in the
   // numbers by the receivers, which ask for a snapshot.
-  Status st = producer_->produce(kafka_.events(), key, std::move(value), [](const Delivery&) {});
+  Status st = producer_->produce(
+      kafka_.events(), key, std::move(value), [](const Delivery&) {},
+      std::string_view(header.data(), header.size()));
   if (!st) spdlog::debug("event not published: {}", st.error().message);
+}
+
+void ClusterEvents::note_presence_cause() {
+  const TraceContext* t = LogTraceScope::current();
+  if (t != nullptr && delta_trace_.empty()) delta_trace_ = *t;
 }
 
 void ClusterEvents::member_joined(const std::string& room, const std::string& user,
@@ -101,6 +130,7 @@ void ClusterEvents::member_joined(const std::string& room, const std::string& us
     // Published by the heartbeat loop within debounce_ms, with the other changes of the batch.
     std::lock_guard lock(mu_);
     outbox_.joined(room, user);
+    note_presence_cause();
   }
   if (presence_.local_joined(room, user)) local_->member_joined(room, user, origin);
 }
@@ -109,14 +139,17 @@ void ClusterEvents::member_left(const std::string& room, const std::string& user
   {
     std::lock_guard lock(mu_);
     outbox_.left(room, user);
+    note_presence_cause();
   }
   if (presence_.local_left(room, user)) local_->member_left(room, user, origin);
 }
 
 void ClusterEvents::typing(const std::string& room, const std::string& user, uint64_t origin) {
   local_->typing(room, user, origin);
-  publish(room, json::serialize(
-                    json::object{{"t", "y"}, {"o", options_.instance}, {"r", room}, {"u", user}}));
+  publish(
+      room,
+      json::serialize(json::object{{"t", "y"}, {"o", options_.instance}, {"r", room}, {"u", user}}),
+      caused_by(), "typing");
 }
 
 void ClusterEvents::room_created(const Room& room) {
@@ -140,7 +173,8 @@ void ClusterEvents::publish_room_change(const RoomChange& change) {
   } else {
     return;
   }
-  publish(room.name, json::serialize(o));
+  // Called in the scope of the log record that made the change (ClusterLog::fold_batch).
+  publish(room.name, json::serialize(o), caused_by(), "room change");
 }
 
 std::vector<std::string> ClusterEvents::online(const std::string& room) const {
@@ -171,11 +205,18 @@ void ClusterEvents::on_records(std::vector<Consumed>&& records) {
     std::string type = str("t");
     std::string origin = str("o");
     if (origin.empty() || origin == options_.instance) continue;
+    // What is logged about it here, and published because of it, is the record's trace.
+    LogTraceScope scope(c.trace);
     if (type == "y") {
-      local_->typing(str("r"), str("u"), 0);
+      std::string room = str("r");
+      std::string user = str("u");
+      spdlog::debug("events: typing in {} by {} from {}", log_safe(room), log_safe(user),
+                    log_safe(origin));
+      local_->typing(room, user, 0);
     } else if (type == "c" && room_changes_) {
       Room room;
       room.name = str("r");
+      spdlog::debug("events: room {} created, from {}", log_safe(room.name), log_safe(origin));
       room.kind = room_kind_of(str("k"));
       room.created_by = str("b");
       if (const json::value* m = o.if_contains("m"); m && m->is_array()) {
@@ -187,6 +228,8 @@ void ClusterEvents::on_records(std::vector<Consumed>&& records) {
     } else if (type == "a" && room_changes_) {
       std::string room = str("r");
       std::string user = str("u");
+      spdlog::debug("events: {} added to {}, from {}", log_safe(user), log_safe(room),
+                    log_safe(origin));
       if (!room.empty() && !user.empty()) room_changes_(RoomChange::added(room, user));
     } else if (type == "u" && quota_) {
       if (const json::value* q = o.if_contains("q"); q && q->is_array()) {
@@ -201,8 +244,10 @@ void ClusterEvents::on_records(std::vector<Consumed>&& records) {
         }
       }
     } else if (type == "b") {
+      spdlog::debug("events: goodbye from {}", log_safe(origin));
       announce(presence_.forget(origin));
     } else if (type == "d") {
+      spdlog::debug("events: presence delta {} from {}", number(o, "s"), log_safe(origin));
       // The record's time, not ours: a record re-read late is already old.
       apply(origin, presence_.delta(origin, c.timestamp_ms, number(o, "s"), ungrouped(o, "j"),
                                     ungrouped(o, "l")));
@@ -213,24 +258,35 @@ void ClusterEvents::on_records(std::vector<Consumed>&& records) {
       chunk.index = static_cast<uint32_t>(number(o, "i"));
       chunk.count = static_cast<uint32_t>(number(o, "c"));
       chunk.pairs = ungrouped(o, "p");
+      spdlog::debug("events: presence snapshot {} chunk {} of {} from {}", chunk.id,
+                    chunk.index + 1, chunk.count, log_safe(origin));
       apply(origin, presence_.snapshot(origin, c.timestamp_ms, std::move(chunk)));
     } else if (type == "h" && o.contains("s")) {
       apply(origin, presence_.heartbeat(origin, c.timestamp_ms, number(o, "s")));
     } else if (type == "q") {
       std::string to = str("i");
       if (to == options_.instance || to == "*") {
+        spdlog::debug("events: snapshot asked by {}", log_safe(origin));
         std::lock_guard lock(mu_);
         snapshot_asked_ = true;
+        // The snapshot answers the first request that asked for it.
+        if (snapshot_trace_.empty()) snapshot_trace_ = c.trace;
       }
     }
   }
 }
 
 void ClusterEvents::apply(const std::string& origin, ClusterPresence::Update update) {
+  if (!update.changes.empty() || update.ask_snapshot) {
+    spdlog::debug("events: presence of {}: {} changes{}", log_safe(origin), update.changes.size(),
+                  update.ask_snapshot ? ", a snapshot asked" : "");
+  }
   announce(update.changes);
   if (update.ask_snapshot) {
+    // In the scope of the record that showed the gap: the request carries its trace.
     publish(options_.instance,
-            json::serialize(json::object{{"t", "q"}, {"o", options_.instance}, {"i", origin}}));
+            json::serialize(json::object{{"t", "q"}, {"o", options_.instance}, {"i", origin}}),
+            caused_by(), "snapshot request");
   }
 }
 
@@ -239,7 +295,8 @@ void ClusterEvents::publish_usage() {
   for (auto& [user, n] : quota_->take_usage()) q.push_back(json::array{user, n});
   if (q.empty()) return;
   publish(options_.instance,
-          json::serialize(json::object{{"t", "u"}, {"o", options_.instance}, {"q", std::move(q)}}));
+          json::serialize(json::object{{"t", "u"}, {"o", options_.instance}, {"q", std::move(q)}}),
+          new_trace());
 }
 
 void ClusterEvents::publish_presence() {
@@ -247,15 +304,19 @@ void ClusterEvents::publish_presence() {
   std::optional<PresenceOutbox::Snapshot> snapshot;
   uint64_t seq = 0;
   bool beat = false;
+  TraceContext delta_trace;
+  TraceContext snapshot_trace;
   const int64_t now = clock_->steady_ms();
   {
     std::lock_guard lock(mu_);
     deltas = outbox_.take_deltas();
+    if (!deltas.empty()) std::swap(delta_trace, delta_trace_);
     // Several askers within snapshot_ms share one snapshot.
     if (snapshot_asked_ && now - last_snapshot_ >= options_.snapshot_ms) {
       snapshot_asked_ = false;
       last_snapshot_ = now;
       snapshot = outbox_.snapshot();
+      std::swap(snapshot_trace, snapshot_trace_);
     }
     seq = outbox_.seq();
     if (now - last_beat_ >= options_.heartbeat_ms) {
@@ -266,25 +327,32 @@ void ClusterEvents::publish_presence() {
   // Only this thread publishes them, so they reach the partition in this order: deltas, the
   // snapshot as of the last of them, the heartbeat.
   const std::string& self = options_.instance;
+  // Changes of connections that closed, with no command: a trace of their own.
+  if (!deltas.empty() && delta_trace.empty()) delta_trace = new_trace();
+  if (snapshot && snapshot_trace.empty()) snapshot_trace = new_trace();
   for (const auto& d : deltas) {
     json::object o{{"t", "d"}, {"o", self}, {"s", d.seq}};
     if (!d.joined.empty()) o["j"] = grouped(d.joined);
     if (!d.left.empty()) o["l"] = grouped(d.left);
-    publish(self, json::serialize(o));
+    publish(self, json::serialize(o), delta_trace, "presence delta");
   }
   if (snapshot) {
     const auto count = static_cast<uint64_t>(snapshot->chunks.size());
     for (uint64_t i = 0; i < count; ++i) {
-      publish(self, json::serialize(json::object{{"t", "s"},
-                                                 {"o", self},
-                                                 {"s", snapshot->seq},
-                                                 {"n", snapshot->id},
-                                                 {"i", i},
-                                                 {"c", count},
-                                                 {"p", grouped(snapshot->chunks[i])}}));
+      publish(self,
+              json::serialize(json::object{{"t", "s"},
+                                           {"o", self},
+                                           {"s", snapshot->seq},
+                                           {"n", snapshot->id},
+                                           {"i", i},
+                                           {"c", count},
+                                           {"p", grouped(snapshot->chunks[i])}}),
+              snapshot_trace, "presence snapshot chunk");
     }
   }
-  if (beat) publish(self, json::serialize(json::object{{"t", "h"}, {"o", self}, {"s", seq}}));
+  if (beat) {
+    publish(self, json::serialize(json::object{{"t", "h"}, {"o", self}, {"s", seq}}), new_trace());
+  }
 }
 
 void ClusterEvents::heartbeat_loop() {
@@ -297,7 +365,8 @@ void ClusterEvents::heartbeat_loop() {
   }
   // A new instance asks everyone for their sets at once rather than on their next heartbeat.
   publish(options_.instance,
-          json::serialize(json::object{{"t", "q"}, {"o", options_.instance}, {"i", "*"}}));
+          json::serialize(json::object{{"t", "q"}, {"o", options_.instance}, {"i", "*"}}),
+          new_trace(), "snapshot request to all");
   while (!stopping_.load()) {
     {
       std::unique_lock lock(mu_);

@@ -18,6 +18,12 @@
 // Room changes are keyed by the room. They are the log's (the fold decided them), told here to
 // the instances that do not read the room's partition of the log: so every connection hears of
 // a new public room, and a directory learns an invitation before a refusal has to check.
+//
+// Traces: every record carries a `traceparent` header (under its MAC): the trace of the command
+// that caused it (typing; a room change, the trace of its log record; a delta, the command of
+// its first change; a snapshot, the request that asked for it), or a new trace when nothing did
+// (heartbeats, usage, a delta of connections that closed, the start's request, the goodbye).
+// Each instance reads a record in the scope of its trace, so its lines about it name it.
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -37,6 +43,7 @@
 #include "app/ports/room_events.h"
 #include "app/ports/room_store.h"
 #include "app/rate_limiter.h"
+#include "domain/trace_context.h"
 
 namespace parley {
 
@@ -88,7 +95,11 @@ class ClusterEvents final : public RoomEvents, public RemotePresence {
 
  private:
   void on_records(std::vector<Consumed>&& records);
-  void publish(const std::string& key, std::string value);
+  /// Publishes one record with @p trace as its traceparent; @p what (if any) is logged (debug).
+  void publish(const std::string& key, std::string value, const TraceContext& trace,
+               const char* what = nullptr);
+  /// Notes, for the next delta, the command that caused a presence change (the first one).
+  void note_presence_cause();
   void heartbeat_loop();
   void announce(const std::vector<MemberChange>& changes);
   // Announces what a presence record changed and asks its publisher for a snapshot if due.
@@ -110,6 +121,8 @@ class ClusterEvents final : public RoomEvents, public RemotePresence {
   std::condition_variable wake_;
   PresenceOutbox outbox_;
   bool snapshot_asked_ = false;
+  TraceContext snapshot_trace_;  // the first request for the next snapshot
+  TraceContext delta_trace_;     // the command of the first change of the next delta
   int64_t last_snapshot_ = 0;
   int64_t last_beat_ = 0;
   std::atomic<bool> stopping_{false};

@@ -154,6 +154,7 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
   std::vector<RoomChange> changes;
   std::vector<std::pair<int32_t, int64_t>> indexed;  // (partition, offset) of each message
   std::vector<RoomChange> own;                       // the changes this instance's commands made
+  std::vector<TraceContext> own_traces;              // and their records' traces
   std::vector<size_t> quiet;        // messages of a loaded partition's backlog: no fan-out
   std::map<int32_t, int64_t> next;  // folded_next_, once the changes reached the directory
   // Decoding and folding take no lock a worker waits on, so a worker asking for a head never
@@ -189,7 +190,10 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
     if (step.record->origin == options_.origin) {
       bool changed =
           outcome.kind == Folded::Kind::room_created || outcome.kind == Folded::Kind::member_added;
-      if (changed) own.push_back(changes.back());
+      if (changed) {
+        own.push_back(changes.back());
+        own_traces.push_back(c.trace);
+      }
       answers.emplace_back(step.record->request, std::move(outcome));
     }
   }
@@ -213,8 +217,10 @@ void ClusterLog::fold_batch(std::vector<Consumed>&& batch) {
   for (const auto& change : changes) {
     if (room_sink_) room_sink_(change);
   }
-  for (const auto& change : own) {
-    if (own_change_sink_) own_change_sink_(change);
+  for (size_t k = 0; k < own.size(); ++k) {
+    // The events record that tells the other instances carries the command's trace.
+    LogTraceScope scope(own_traces[k]);
+    if (own_change_sink_) own_change_sink_(own[k]);
   }
   {
     std::lock_guard lock(state_mu_);

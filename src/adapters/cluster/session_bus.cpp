@@ -7,6 +7,8 @@
 #include <boost/json.hpp>
 
 #include "adapters/cluster/bus_json.h"
+#include "runtime/log_format.h"
+#include "runtime/log_trace.h"
 
 namespace parley {
 
@@ -42,8 +44,17 @@ void KafkaSessionBus::publish(const std::string& user, const std::string& sessio
   o["o"] = instance_;
   o["u"] = user;
   o["s"] = session;
-  Status st = producer_->produce(kafka_.results(), user + '\n' + session, json::serialize(o),
-                                 [](const Delivery&) {});
+  // The trace of what this record is about (the command a result answers, the connection a
+  // claim is for) goes with it, under its MAC: the receiver's lines about it name it too.
+  std::array<char, TraceContext::kHeaderChars> header{};
+  std::string_view traceparent;
+  if (const TraceContext* t = LogTraceScope::current()) {
+    header = t->header();
+    traceparent = {header.data(), header.size()};
+  }
+  Status st = producer_->produce(
+      kafka_.results(), user + '\n' + session, json::serialize(o), [](const Delivery&) {},
+      traceparent);
   if (!st) spdlog::debug("session bus: not published: {}", st.error().message);
 }
 
@@ -92,11 +103,17 @@ void KafkaSessionBus::on_records(std::vector<Consumed>&& records) {
     std::string user = str("u");
     std::string session = str("s");
     if (user.empty() || session.empty() || origin.empty()) continue;
+    // What the handlers log (and publish: a result forwarded again) is the record's trace.
+    LogTraceScope scope(c.trace);
     if (type == "r") {
       // Addressed to one instance: the others ignore it (and so does its sender).
       if (str("to") != instance_ || !handlers_.result) continue;
+      spdlog::debug("session bus: result for {} session {} from {} (partition {} offset {})",
+                    log_safe(user), log_safe(session), log_safe(origin), c.partition, c.offset);
       handlers_.result(user, session, str("f"));
     } else if (type == "c") {
+      spdlog::debug("session bus: claim of {} session {} by {} (partition {} offset {})",
+                    log_safe(user), log_safe(session), log_safe(origin), c.partition, c.offset);
       // The home is set before the handlers run: a result kept here from now on sees it.
       set_home(user + '\n' + session, origin);
       if (origin != instance_) {

@@ -6,6 +6,10 @@
 // The order of the claims on the bus decides, not wall clocks: the session's home is the
 // instance of its last claim, and of two connections of a session the one claimed later is the
 // newer.
+//
+// Traces: what is published carries the trace of the calling thread's log scope
+// (runtime/log_trace.h), that is the command a result answers, or the connection a claim is
+// for; the handlers run in the scope of the record's trace, so their log lines name it too.
 #include <cstdint>
 #include <functional>
 #include <memory>

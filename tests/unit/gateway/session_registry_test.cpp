@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/log_trace.h"
+
 namespace parley {
 namespace {
 
@@ -434,6 +436,43 @@ TEST(SessionRegistryTest, ARouteNotToKeepKeepsNothing) {
   EXPECT_EQ(texts(reg.take_pending("alice", "sess-0001", kT0 + 2)),
             (std::vector<std::string>{"r2"}));
   EXPECT_EQ(reg.session_count(), 0u);
+}
+
+// A kept result goes on (to the instance the session moved to) in the trace of the command it
+// answers: the log scope it was kept in, not the scope of whoever releases it.
+TEST(SessionRegistryTest, KeptResultsComeBackWithTheTracesTheyWereKeptIn) {
+  SessionRegistry reg;
+  auto traced = [](char c) {
+    TraceContext t;
+    t.trace_id.fill(c);
+    t.span_id.fill(c);
+    return t;
+  };
+  TraceContext a = traced('a');
+  {
+    LogTraceScope scope(a);
+    EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("ra"), kT0), nullptr);
+  }
+  EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("untraced"), kT0), nullptr);
+  TraceContext b = traced('b');
+  {
+    LogTraceScope scope(b);
+    EXPECT_EQ(reg.route("alice", "sess-0001", make_frame("rb"), kT0), nullptr);
+    EXPECT_EQ(reg.route("alice", "sess-0002", make_frame("rb2"), kT0), nullptr);
+  }
+  TraceContext claim = traced('c');
+  LogTraceScope scope(claim);
+  auto r = reg.release("alice", "sess-0001", kT0 + 1);
+  ASSERT_EQ(texts(r.pending), (std::vector<std::string>{"ra", "untraced", "rb"}));
+  ASSERT_EQ(r.traces.size(), 3u);
+  EXPECT_EQ(r.traces[0].trace_id_view(), a.trace_id_view());
+  EXPECT_TRUE(r.traces[1].empty());
+  EXPECT_EQ(r.traces[2].trace_id_view(), b.trace_id_view());
+  std::vector<TraceContext> traces;
+  EXPECT_EQ(texts(reg.take_pending("alice", "sess-0002", kT0 + 1, &traces)),
+            std::vector<std::string>{"rb2"});
+  ASSERT_EQ(traces.size(), 1u);
+  EXPECT_EQ(traces[0].trace_id_view(), b.trace_id_view());
 }
 
 }  // namespace
