@@ -5,8 +5,8 @@ over a few thousand connections (bench/idle_memory.py measures 10,000; issue 17'
 Measured (Release, 3,000 connections, three runs each, on a machine shared with other builds):
 1.30-1.36 KB a connection; the code before (any_io_executor in the session's socket and two
 timers, a vector of buffers kept beside the frames, a timer and a parked wait per connection for
-the keepalive): 1.96-1.99 KB. 3.5-5 s. The figures are printed (run with -s to see them). Sanitizer builds keep
-shadow memory and quarantines per allocation: skipped there.
+the keepalive): 1.96-1.99 KB. 3.5-5 s. The figures are printed (run with -s to see them).
+Sanitizer builds keep shadow memory and quarantines per allocation: skipped there.
 """
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from conftest import PARLEY_BIN, IS_ASAN, T, run
 
 CONNECTIONS = 3000
 USERS = 30  # 100 connections each, under the default 256 per user
-# Issue 17's target: what an idle connection holds now plus the allocator's slack at this size
-# (the three runs above spread by 0.06 KB) fits under it, the code before does not.
-LIMIT_KB = 1.5
+# A regression guard, not the target: issue 17's 1.5 KB is measured by bench/idle_memory.py
+# (docs/benchmarks.md). This bound leaves the allocator room on another machine (a third over
+# today's figure) and still fails the code before (1.96 KB).
+LIMIT_KB = 1.8
 
 
 @pytest.mark.skipif(IS_ASAN or "san" in PARLEY_BIN.lower(), reason="sanitizer builds pad allocations")
