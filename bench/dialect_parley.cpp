@@ -1,12 +1,15 @@
 // parley's dialect for the neutral load generator (../shared/peers/wsload): speaks PROTOCOL.md.
 // Each connection's user is registered (or logged in) over HTTP before its upgrade, creates its
 // room (conflict is fine), joins it, and counts `message` frames as deliveries.
-// Options: password (default "benchpass1"), prefix (user name prefix, default "u").
+// Options: password (default "benchpass1"), prefix (user name prefix, default "u"),
+// conns_per_user (default 1): connections that share one user, so that a connect measures the
+// upgrade rather than an account's creation (parley allows 256 connections per user).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -94,7 +97,8 @@ class Parley final : public wsload::Dialect {
  public:
   explicit Parley(const wsload::Options& o)
       : password_(wsload::opt(o, "password", "benchpass1")),
-        prefix_(wsload::opt(o, "prefix", "u")) {}
+        prefix_(wsload::opt(o, "prefix", "u")),
+        conns_per_user_(std::max(1, std::stoi(wsload::opt(o, "conns_per_user", "1")))) {}
 
   std::string target(const wsload::ConnInfo& c) const override {
     return "/ws?token=" + token_for(c);
@@ -106,7 +110,7 @@ class Parley final : public wsload::Dialect {
 
  private:
   std::string token_for(const wsload::ConnInfo& c) const {
-    std::string user = prefix_ + std::to_string(c.index);
+    std::string user = prefix_ + std::to_string(c.index / conns_per_user_);
     std::lock_guard lock(mutex_);
     auto it = tokens_.find(user);
     if (it != tokens_.end()) return it->second;
@@ -119,11 +123,13 @@ class Parley final : public wsload::Dialect {
 
   std::string password_;
   std::string prefix_;
+  int conns_per_user_;
   mutable std::mutex mutex_;
   mutable std::map<std::string, std::string> tokens_;
 };
 
 }  // namespace
 
-WSLOAD_REGISTER_DIALECT("parley", "parley PROTOCOL.md v1 (opt: password=, prefix=)",
+WSLOAD_REGISTER_DIALECT("parley",
+                        "parley PROTOCOL.md v1 (opt: password=, prefix=, conns_per_user=)",
                         [](const wsload::Options& o) { return std::make_unique<Parley>(o); });
