@@ -5,7 +5,7 @@
 
 #include "domain/trace_context.h"
 #include "gateway/codec.h"
-#include "gateway/trace_ids.h"
+#include "runtime/trace_ids.h"
 #include "runtime/log_format.h"
 #include "runtime/log_trace.h"
 

@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/metrics.h"
-#include "gateway/trace_ids.h"
+#include "runtime/trace_ids.h"
 #include "runtime/log_format.h"
 #include "runtime/log_trace.h"
 

@@ -5,9 +5,9 @@
 #include <algorithm>
 
 #include "app/metrics.h"
-#include "gateway/trace_ids.h"
 #include "runtime/log_format.h"
 #include "runtime/log_trace.h"
+#include "runtime/trace_ids.h"
 
 namespace parley {
 
@@ -138,7 +138,7 @@ std::shared_ptr<Client> Gateway::open(int worker, std::string user, std::string 
   // it, and their connection of it, if older, is taken over. No command caused the claim: it
   // starts a trace of its own, which the lines about it name on every instance.
   if (s_.sessions) {
-    TraceContext trace = new_command_span(std::nullopt);
+    TraceContext trace = new_trace();
     LogTraceScope scope(trace);
     spdlog::debug("session {} of {} connected here (connection {}): claimed",
                   log_safe(client->session), log_safe(client->user), client->id);

@@ -81,8 +81,7 @@ void Replies::route(const std::string& user, const std::string& session, const F
   }
   // The command's trace goes along: published to another instance after all, the result
   // carries it there.
-  const TraceContext* scoped = LogTraceScope::current();
-  TraceContext trace = scoped ? *scoped : TraceContext{};
+  TraceContext trace = LogTraceScope::current_or_none();
   pool_.post(current->worker, [this, current, user, session, frame, trace] {
     // It may have started closing since: then the session keeps the result after all.
     if (current->open && !current->closing && !current->taken_over) {

@@ -152,10 +152,9 @@ size_t SessionRegistry::session_count() const {
 void SessionRegistry::push(Entry& e, const Key& key, int64_t now_ms, size_t charged,
                            const Frame& frame) {
   // Kept in the scope of the command it answers (Replies::route): its trace stays with it.
-  const TraceContext* trace = LogTraceScope::current();
   auto it = items_.insert(
       items_.end(),
-      Item{&e, &key, items_.end(), {}, now_ms, charged, frame, trace ? *trace : TraceContext{}});
+      Item{&e, &key, items_.end(), {}, now_ms, charged, frame, LogTraceScope::current_or_none()});
   UserResults& u = users_[key.user];
   it->in_user = u.order.insert(u.order.end(), it);
   u.bytes += charged;

@@ -20,6 +20,8 @@ class LogTraceScope {
 
   /// The trace of the current scope on this thread, or null.
   static const TraceContext* current() { return slot(); }
+  /// A copy of it, to carry to another thread or record (empty if there is none).
+  static TraceContext current_or_none() { return slot() ? *slot() : TraceContext{}; }
 
  private:
   static const TraceContext*& slot() {

@@ -1,6 +1,5 @@
 #include "adapters/cluster/cluster_events.h"
 
-#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -11,6 +10,7 @@
 #include "adapters/cluster/bus_json.h"
 #include "runtime/log_format.h"
 #include "runtime/log_trace.h"
+#include "runtime/trace_ids.h"
 
 namespace parley {
 
@@ -57,18 +57,11 @@ uint64_t number(const json::object& o, const char* key) {
   return v && v->is_int64() && v->as_int64() >= 0 ? static_cast<uint64_t>(v->as_int64()) : 0;
 }
 
-// A trace for a record that no command caused: its own, so the lines about it on every instance
-// still name one. libsodium's generator: such records are few (timers), never per message.
-TraceContext new_trace() {
-  uint64_t r[3];
-  randombytes_buf(r, sizeof r);
-  return start_span(std::nullopt, r[0], r[1], r[2]);
-}
-
-// The command this thread is handling (its log scope), or a new trace.
+// The command this thread is handling (its log scope), or a new trace: a record no command
+// caused (a timer's) still gets one, so the lines about it on every instance name a trace.
 TraceContext caused_by() {
-  const TraceContext* t = LogTraceScope::current();
-  return t ? *t : new_trace();
+  TraceContext t = LogTraceScope::current_or_none();
+  return t.empty() ? new_trace() : t;
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "gateway/trace_ids.h"
+#include "runtime/trace_ids.h"
 
 #include <cstdint>
 #include <random>
