@@ -5,9 +5,9 @@
 
 #include "domain/trace_context.h"
 #include "gateway/codec.h"
-#include "runtime/trace_ids.h"
 #include "runtime/log_format.h"
 #include "runtime/log_trace.h"
+#include "runtime/trace_ids.h"
 
 namespace {
 

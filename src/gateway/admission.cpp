@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "app/metrics.h"
-#include "runtime/trace_ids.h"
 #include "runtime/log_format.h"
 #include "runtime/log_trace.h"
+#include "runtime/trace_ids.h"
 
 namespace parley {
 
