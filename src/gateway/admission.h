@@ -20,7 +20,9 @@ struct OpSpec {
   // for their result, so "create, then join" works even pipelined.
   bool barrier = false;
   // Whether the op claims its deadline itself when it applies (send in the log's
-  // transaction, join and history when their read is back). Others claim at dispatch.
+  // transaction, the room changes in the room store's, join and history when their read is
+  // back). Others claim at dispatch. An op that waits on storage before it applies must claim
+  // late: claimed at dispatch, it could only be answered after the wait, past its ttl.
   bool claims_deadline = false;
   // Reads (join, history) bring a page back from storage: a connection has at most
   // Admission::kMaxReadsPerConnection of them in flight, the rest wait, so what it can make the

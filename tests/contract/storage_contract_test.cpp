@@ -96,7 +96,9 @@ class FakeEnv {
   static constexpr bool kDuplicateHasText = true;
 
   FakeEnv(std::shared_ptr<ManualClock> clock, Committed& committed)
-      : clock_(clock), log_(std::make_shared<fakes::FakeMessageLog>(std::move(clock))) {
+      : clock_(clock),
+        log_(std::make_shared<fakes::FakeMessageLog>(std::move(clock))),
+        rooms_(clock_) {
     log_->on_committed(committed.sink());
     rooms_.on_change(changes.sink());
   }
@@ -338,12 +340,14 @@ class StorageContractTest : public ::testing::Test {
     if (!r.ok()) throw std::runtime_error("head failed: " + r.error().message);
     return *r;
   }
-  Status create_room(Room room, bool if_absent) {
-    return await<Status>([&](auto done) { env.rooms().create_room(room, if_absent, done); });
+  Status create_room(Room room, bool if_absent, DeadlinePtr deadline = nullptr) {
+    return await<Status>(
+        [&](auto done) { env.rooms().create_room(room, if_absent, deadline, done); });
   }
   Status add_member(const std::string& room, const std::string& user,
-                    const std::string& invited_by = "alice") {
-    return await<Status>([&](auto done) { env.rooms().add_member(room, user, invited_by, done); });
+                    const std::string& invited_by = "alice", DeadlinePtr deadline = nullptr) {
+    return await<Status>(
+        [&](auto done) { env.rooms().add_member(room, user, invited_by, deadline, done); });
   }
   Status create_user(const std::string& name, const std::string& hash) {
     return await<Status>([&](auto done) { env.users().create_user(name, hash, done); });
@@ -556,6 +560,30 @@ TYPED_TEST(StorageContractTest, AFutureDeadlineIsClaimedAndStored) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_FALSE(deadline->expire());  // claimed: the timer must not answer `timeout` now
   EXPECT_EQ(this->head("lobby"), r->message.seq);
+}
+
+TYPED_TEST(StorageContractTest, RoomChangesPastTheirDeadlineAreNeverAppliedAndAnswerTimeout) {
+  ASSERT_TRUE(
+      this->create_room(Room{"secret", RoomKind::private_room, "alice", 1, {"alice"}}, false).ok());
+  size_t fed = this->env.changes.size();
+  auto due = [this] { return std::make_shared<Deadline>(this->steady_now()); };
+  auto created =
+      this->create_room(Room{"late", RoomKind::public_room, "alice", 2, {"alice"}}, false, due());
+  auto dm = this->create_room(Room{"dm:a:b", RoomKind::direct, "a", 3, {"a", "b"}}, true, due());
+  auto invited = this->add_member("secret", "bob", "alice", due());
+  for (const Status* st : {&created, &dm, &invited}) {
+    ASSERT_FALSE(st->ok());
+    EXPECT_EQ(st->error().code, Errc::timeout) << st->error().message;
+  }
+  EXPECT_FALSE(this->loaded_room("late").has_value());
+  EXPECT_FALSE(this->loaded_room("dm:a:b").has_value());
+  EXPECT_EQ(this->loaded_room("secret")->members, std::set<std::string>{"alice"});
+  EXPECT_EQ(this->env.changes.size(), fed) << "a change that was not applied reached the feed";
+  // Claimed in time, they apply as without a deadline (and the timer can no longer answer).
+  auto in_time = std::make_shared<Deadline>(this->steady_now() + 60'000);
+  ASSERT_TRUE(this->add_member("secret", "bob", "alice", in_time).ok());
+  EXPECT_FALSE(in_time->expire());
+  EXPECT_EQ(this->loaded_room("secret")->members, (std::set<std::string>{"alice", "bob"}));
 }
 
 // ---- HistoryStore ---------------------------------------------------------------------------
@@ -823,7 +851,7 @@ TYPED_TEST(StorageContractTest, TheChangeFeedHearsEveryChangeBeforeItsCallerAndN
   Room lobby{"lobby", RoomKind::public_room, "alice", 1, {"alice"}};
   size_t fed_before_answer = 0;
   ASSERT_TRUE(await<Status>([&](auto done) {
-                this->env.rooms().create_room(lobby, false, [&, done](Status st) {
+                this->env.rooms().create_room(lobby, false, nullptr, [&, done](Status st) {
                   fed_before_answer = changes.size();
                   done(std::move(st));
                 });
@@ -837,10 +865,11 @@ TYPED_TEST(StorageContractTest, TheChangeFeedHearsEveryChangeBeforeItsCallerAndN
   EXPECT_FALSE(this->add_member("nowhere", "bob").ok());
   size_t fed_before_add = 0;
   ASSERT_TRUE(await<Status>([&](auto done) {
-                this->env.rooms().add_member("lobby", "carol", "alice", [&, done](Status st) {
-                  fed_before_add = changes.size();
-                  done(std::move(st));
-                });
+                this->env.rooms().add_member("lobby", "carol", "alice", nullptr,
+                                             [&, done](Status st) {
+                                               fed_before_add = changes.size();
+                                               done(std::move(st));
+                                             });
               }).ok());
   EXPECT_EQ(fed_before_add, 3u);
   ASSERT_EQ(changes.size(), 3u);
@@ -1089,7 +1118,7 @@ TEST_F(SqliteStorageTest, DataSurvivesCloseAndReopenInTheSameEpoch) {
     }
     ASSERT_TRUE(await<Status>([&](auto done) {
                   storage->create_room(Room{"lobby", RoomKind::private_room, "alice", 7, {"alice"}},
-                                       false, done);
+                                       false, nullptr, done);
                 }).ok());
     ASSERT_TRUE(await<Status>([&](auto done) { storage->create_user("alice", "h", done); }).ok());
   }  // closed

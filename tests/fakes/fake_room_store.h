@@ -8,12 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "app/ports/clock.h"
 #include "app/ports/room_store.h"
 
 namespace parley::fakes {
 
 class FakeRoomStore final : public RoomStore {
  public:
+  explicit FakeRoomStore(ClockPtr clock) : clock_(std::move(clock)) {}
+
   std::vector<Room> load_rooms() override {
     std::lock_guard lock(mutex_);
     std::vector<Room> out;
@@ -21,7 +24,8 @@ class FakeRoomStore final : public RoomStore {
     return out;
   }
 
-  void create_room(Room room, bool if_absent, std::function<void(Status)> done) override {
+  void create_room(Room room, bool if_absent, DeadlinePtr deadline,
+                   std::function<void(Status)> done) override {
     Status st = Ok{};
     std::optional<RoomChange> change;
     {
@@ -29,6 +33,8 @@ class FakeRoomStore final : public RoomStore {
       ++creates_;
       if (fail_) {
         st = *fail_;
+      } else if (expired(deadline)) {
+        st = expired_error();
       } else if (rooms_.count(room.name) > 0) {
         if (!if_absent) st = make_error(Errc::conflict, "room exists: " + room.name);
       } else {
@@ -42,7 +48,7 @@ class FakeRoomStore final : public RoomStore {
   }
 
   void add_member(std::string room, std::string user, std::string /*invited_by*/,
-                  std::function<void(Status)> done) override {
+                  DeadlinePtr deadline, std::function<void(Status)> done) override {
     Status st = Ok{};
     std::optional<RoomChange> change;
     {
@@ -50,6 +56,8 @@ class FakeRoomStore final : public RoomStore {
       auto it = rooms_.find(room);
       if (fail_) {
         st = *fail_;
+      } else if (expired(deadline)) {
+        st = expired_error();
       } else if (it == rooms_.end()) {
         st = make_error(Errc::unavailable, "no such room: " + room);
       } else {
@@ -89,6 +97,15 @@ class FakeRoomStore final : public RoomStore {
   }
 
  private:
+  // Claimed at the moment of applying, as the real stores do.
+  bool expired(const DeadlinePtr& deadline) const {
+    return deadline && !deadline->claim(clock_->steady_ms());
+  }
+  static Error expired_error() {
+    return make_error(Errc::timeout, "the command expired before it could be applied");
+  }
+
+  ClockPtr clock_;
   mutable std::mutex mutex_;
   std::map<std::string, Room> rooms_;
   std::optional<Error> fail_;

@@ -23,7 +23,7 @@ namespace parley::fakes {
 struct FakeServices {
   std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>();
   std::shared_ptr<FakeMessageLog> log = std::make_shared<FakeMessageLog>(clock);
-  std::shared_ptr<FakeRoomStore> rooms = std::make_shared<FakeRoomStore>();
+  std::shared_ptr<FakeRoomStore> rooms = std::make_shared<FakeRoomStore>(clock);
   std::shared_ptr<FakeUserStore> users = std::make_shared<FakeUserStore>();
   std::shared_ptr<FakeDeadLetters> dead_letters = std::make_shared<FakeDeadLetters>();
   std::shared_ptr<FakePasswordHasher> hasher = std::make_shared<FakePasswordHasher>();

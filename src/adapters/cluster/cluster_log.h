@@ -110,8 +110,9 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
 
   // RoomStore
   std::vector<Room> load_rooms() override;
-  void create_room(Room room, bool if_absent, std::function<void(Status)> done) override;
-  void add_member(std::string room, std::string user, std::string invited_by,
+  void create_room(Room room, bool if_absent, DeadlinePtr deadline,
+                   std::function<void(Status)> done) override;
+  void add_member(std::string room, std::string user, std::string invited_by, DeadlinePtr deadline,
                   std::function<void(Status)> done) override;
   void on_change(std::function<void(const RoomChange&)> sink) override;
   /// Gets the changes this instance's own commands made, once folded (before their callers
@@ -161,6 +162,9 @@ class ClusterLog final : public MessageLog, public HistoryStore, public RoomStor
   void fold_batch(std::vector<Consumed>&& batch);
   void answer(uint64_t request, const Folded& outcome);
   void fail(uint64_t request, Error error);
+  // Claims @p deadline for the log and stamps its wall-clock time on @p record, which the fold
+  // then judges by the broker's append time. False: already expired, nothing to produce.
+  bool claim_for_the_log(const DeadlinePtr& deadline, LogRecord& record);
   bool take(uint64_t request, Pending& out);  // removes it from pending_ and deadlines_
   void sweep_loop();
   uint64_t submit(Pending pending);

@@ -62,18 +62,28 @@ void ClusterLog::produce(uint64_t request) {
   if (!st) fail(request, st.error());
 }
 
+namespace {
+
+Error expired_before_sent() {
+  return make_error(Errc::timeout, "the command expired before it could be sent");
+}
+
+}  // namespace
+
+bool ClusterLog::claim_for_the_log(const DeadlinePtr& deadline, LogRecord& record) {
+  if (!deadline) return true;
+  int64_t now = clock_->steady_ms();
+  // From here on this log answers the deadline: the fold decides whether the record made it,
+  // by the broker's append time against the wall-clock deadline it carries.
+  if (!deadline->claim(now)) return false;
+  record.deadline_ms = clock_->now_ms() + std::max<int64_t>(0, deadline->at_ms() - now);
+  return true;
+}
+
 void ClusterLog::append(AppendRequest request, std::function<void(Result<Appended>)> done) {
   Pending p;
   p.record.kind = RecordKind::send;
-  if (request.deadline) {
-    int64_t now = clock_->steady_ms();
-    // From here on this log answers the deadline: the fold decides whether the record made it,
-    // by the broker's append time against the wall-clock deadline it carries.
-    if (!request.deadline->claim(now)) {
-      return done(make_error(Errc::timeout, "the command expired before it could be sent"));
-    }
-    p.record.deadline_ms = clock_->now_ms() + std::max<int64_t>(0, request.deadline->at_ms() - now);
-  }
+  if (!claim_for_the_log(request.deadline, p.record)) return done(expired_before_sent());
   p.record.room = std::move(request.room);
   p.record.user = std::move(request.from);
   p.record.text = std::move(request.text);
@@ -84,8 +94,10 @@ void ClusterLog::append(AppendRequest request, std::function<void(Result<Appende
   submit_when_followed(std::move(p));
 }
 
-void ClusterLog::create_room(Room room, bool if_absent, std::function<void(Status)> done) {
+void ClusterLog::create_room(Room room, bool if_absent, DeadlinePtr deadline,
+                             std::function<void(Status)> done) {
   Pending p;
+  if (!claim_for_the_log(deadline, p.record)) return done(expired_before_sent());
   p.record.kind = room.kind == RoomKind::direct ? RecordKind::open_dm : RecordKind::create_room;
   p.record.room = room.name;
   p.record.user = room.created_by;
@@ -104,8 +116,9 @@ void ClusterLog::create_room(Room room, bool if_absent, std::function<void(Statu
 }
 
 void ClusterLog::add_member(std::string room, std::string user, std::string invited_by,
-                            std::function<void(Status)> done) {
+                            DeadlinePtr deadline, std::function<void(Status)> done) {
   Pending p;
+  if (!claim_for_the_log(deadline, p.record)) return done(expired_before_sent());
   p.record.kind = RecordKind::invite;
   p.record.room = std::move(room);
   p.record.target = std::move(user);

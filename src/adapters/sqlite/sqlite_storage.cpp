@@ -296,15 +296,21 @@ std::string SqliteStorage::new_msg_id() {
   return id;
 }
 
+// The last moment to give up: once claimed, the command completes even if the commit ends
+// after its deadline; if the deadline won, it is never applied. A claim is kept if the batch
+// then fails: the command is answered `unavailable`, and the timer must not answer it again.
+bool SqliteStorage::expired_before_applied(const DeadlinePtr& deadline) const {
+  return deadline && !deadline->claim(clock_->steady_ms());
+}
+
+Error SqliteStorage::expired_error() {
+  return make_error(Errc::timeout, "the command expired before it could be applied");
+}
+
 SqliteStorage::Applied SqliteStorage::apply_append(sqlite::Db& db, AppendRequest& req,
                                                    std::function<void(Result<Appended>)>& done) {
   auto fail = [&](Error e) { return Applied{false, answer_now(std::move(done), std::move(e))}; };
-  // The last moment to give up: once claimed, the command completes even if the commit ends
-  // after its deadline; if the deadline won, it is never applied. A claim is kept if the batch
-  // then fails: the command is answered `unavailable`, and the timer must not answer it again.
-  if (req.deadline && !req.deadline->claim(clock_->steady_ms())) {
-    return fail(make_error(Errc::timeout, "the command expired before it could be applied"));
-  }
+  if (expired_before_applied(req.deadline)) return fail(expired_error());
   if (!req.client_msg_id.empty()) {
     sqlite::StmtRef s = db.prepare(kSelectByClientId);
     if (!s) return fail(db_error(db, "prepare"));
@@ -358,15 +364,19 @@ std::function<void(Status)> SqliteStorage::feed_then(RoomChange change,
   };
 }
 
-void SqliteStorage::create_room(Room room, bool if_absent, std::function<void(Status)> done) {
+void SqliteStorage::create_room(Room room, bool if_absent, DeadlinePtr deadline,
+                                std::function<void(Status)> done) {
   size_t bytes = room.name.size() + room.created_by.size();
   for (const auto& user : room.members) bytes += user.size() + 64;  // + the set's node
   // `feed` announces the change only if this job made it; `done` alone answers otherwise.
   auto feed = feed_then(RoomChange::created(room), done);
   submit_write(
       bytes * 2, std::move(done),
-      [room = std::move(room), if_absent, feed = std::move(feed)](sqlite::Db& db,
-                                                                  auto& done) mutable {
+      [this, room = std::move(room), if_absent, deadline = std::move(deadline),
+       feed = std::move(feed)](sqlite::Db& db, auto& done) mutable {
+        if (expired_before_applied(deadline)) {
+          return Applied{false, answer_now(std::move(done), expired_error())};
+        }
         sqlite::StmtRef s = db.prepare(
             "INSERT INTO rooms(name, kind, created_by, created_at) "
             "VALUES (?1, ?2, ?3, ?4) ON CONFLICT(name) DO NOTHING");
@@ -394,13 +404,17 @@ void SqliteStorage::create_room(Room room, bool if_absent, std::function<void(St
 }
 
 void SqliteStorage::add_member(std::string room, std::string user, std::string /*invited_by*/,
-                               std::function<void(Status)> done) {
+                               DeadlinePtr deadline, std::function<void(Status)> done) {
   size_t bytes = room.size() + user.size();
   // The change feed names the room only; the directory already knows its kind.
   done = feed_then(RoomChange::added(room, user), std::move(done));
   submit_write(
       bytes, std::move(done),
-      [room = std::move(room), user = std::move(user)](sqlite::Db& db, auto& done) mutable {
+      [this, room = std::move(room), user = std::move(user), deadline = std::move(deadline)](
+          sqlite::Db& db, auto& done) mutable {
+        if (expired_before_applied(deadline)) {
+          return Applied{false, answer_now(std::move(done), expired_error())};
+        }
         sqlite::StmtRef m = db.prepare("INSERT OR IGNORE INTO members(room, user) VALUES (?1, ?2)");
         if (!m || m->bind(1, room).bind(2, user).step() != SQLITE_DONE) {
           return Applied{false, answer_now(std::move(done), db_error(db, "insert member"))};

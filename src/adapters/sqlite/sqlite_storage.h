@@ -75,8 +75,9 @@ class SqliteStorage final : public MessageLog,
 
   // RoomStore
   std::vector<Room> load_rooms() override;
-  void create_room(Room room, bool if_absent, std::function<void(Status)> done) override;
-  void add_member(std::string room, std::string user, std::string invited_by,
+  void create_room(Room room, bool if_absent, DeadlinePtr deadline,
+                   std::function<void(Status)> done) override;
+  void add_member(std::string room, std::string user, std::string invited_by, DeadlinePtr deadline,
                   std::function<void(Status)> done) override;
   void on_change(std::function<void(const RoomChange&)> sink) override;
 
@@ -132,6 +133,9 @@ class SqliteStorage final : public MessageLog,
   void abandon_batch();
   Error write_failure(int rc, const char* what);
   Result<int64_t> room_head(sqlite::Db& db, const std::string& room);
+  // In the writer, just before a change: false once claimed (or without a deadline).
+  bool expired_before_applied(const DeadlinePtr& deadline) const;
+  static Error expired_error();
   Applied apply_append(sqlite::Db& db, AppendRequest& req,
                        std::function<void(Result<Appended>)>& done);
   std::string new_msg_id();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "domain/deadline.h"
 #include "domain/result.h"
 #include "domain/room.h"
 
@@ -39,12 +40,17 @@ class RoomStore {
 
   /// Creates @p room with its members; `conflict` if a room of that name exists
   /// (unless @p if_absent, then the existing room is kept and ok is returned).
-  virtual void create_room(Room room, bool if_absent, std::function<void(Status)> done) = 0;
+  /// @p deadline (a command's ttl_ms, or null): the store claims it at its last moment before
+  /// applying the change, as `append` does; if the deadline wins, the change is never applied
+  /// and `timeout` is returned.
+  virtual void create_room(Room room, bool if_absent, DeadlinePtr deadline,
+                           std::function<void(Status)> done) = 0;
 
   /// Adds @p user to the members of @p room (no-op if already one), on @p invited_by's word:
   /// a store that decides by itself (the cluster's log) checks that one may invite.
+  /// @p deadline as for create_room.
   virtual void add_member(std::string room, std::string user, std::string invited_by,
-                          std::function<void(Status)> done) = 0;
+                          DeadlinePtr deadline, std::function<void(Status)> done) = 0;
 
   /// Registers the sink of the change feed. Called once, before start.
   virtual void on_change(std::function<void(const RoomChange&)> sink) = 0;

@@ -24,10 +24,11 @@ void CreateRoom::handle(const Command& cmd, Done<Reply> done) {
             s_.clock->now_ms(),
             {cmd.user}};
   // The directory learns the room, and everyone hears of it, through the store's change feed.
-  s_.rooms->create_room(room, false, [room, done = std::move(done)](Status st) mutable {
-    if (!st) return done(st.error());
-    done(std::move(room));
-  });
+  s_.rooms->create_room(room, false, cmd.deadline,
+                        [room, done = std::move(done)](Status st) mutable {
+                          if (!st) return done(st.error());
+                          done(std::move(room));
+                        });
 }
 
 }  // namespace parley

@@ -10,6 +10,7 @@ class CreateRoom {
     std::string user;
     std::string room;
     bool is_private = false;
+    DeadlinePtr deadline;  // null: no time-to-live
   };
   using Reply = Room;
 

@@ -28,10 +28,11 @@ void InviteMember::invite(const Command& cmd, Done<Reply> done) {
     if (!found->has_value())
       return done(make_error(Errc::not_found, "no such user: " + cmd.invitee));
     // The directory learns the member through the store's change feed.
-    s_.rooms->add_member(cmd.room, cmd.invitee, cmd.user, [done = std::move(done)](Status st) {
-      if (!st) return done(st.error());
-      done(Reply{});
-    });
+    s_.rooms->add_member(cmd.room, cmd.invitee, cmd.user, cmd.deadline,
+                         [done = std::move(done)](Status st) {
+                           if (!st) return done(st.error());
+                           done(Reply{});
+                         });
   });
 }
 

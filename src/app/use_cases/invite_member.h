@@ -10,6 +10,7 @@ class InviteMember {
     std::string user;
     std::string room;
     std::string invitee;
+    DeadlinePtr deadline;  // null: no time-to-live
   };
   struct Reply {};
 

@@ -15,12 +15,14 @@ void OpenDm::handle(const Command& cmd, Done<Reply> done) {
     if (!found) return done(found.error());
     if (!found->has_value()) return done(make_error(Errc::not_found, "no such user: " + cmd.peer));
     Room room{name, RoomKind::direct, cmd.user, s_.clock->now_ms(), {cmd.user, cmd.peer}};
-    s_.rooms->create_room(room, true, [this, room, done = std::move(done)](Status st) mutable {
-      if (!st) return done(st.error());
-      // Already stored but not yet followed here (made elsewhere): adopt it now.
-      s_.directory.add_room(room);
-      done(Reply{room.name});
-    });
+    s_.rooms->create_room(room, true, cmd.deadline,
+                          [this, room, done = std::move(done)](Status st) mutable {
+                            if (!st) return done(st.error());
+                            // Already stored but not yet followed here (made elsewhere): adopt it
+                            // now.
+                            s_.directory.add_room(room);
+                            done(Reply{room.name});
+                          });
   });
 }
 

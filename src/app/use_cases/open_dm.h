@@ -9,6 +9,7 @@ class OpenDm {
   struct Command {
     std::string user;
     std::string peer;
+    DeadlinePtr deadline;  // null: no time-to-live
   };
   struct Reply {
     std::string room;

@@ -112,7 +112,7 @@ TEST_P(BatchFaultTest, NoJobOfAFailedBatchIsAcknowledgedOrStoredAndTheLogGoesOnW
   }
   ASSERT_TRUE(await<Status>([&](auto done) {
                 storage->create_room(Room{"old", RoomKind::public_room, "alice", 1, {"alice"}},
-                                     false, done);
+                                     false, nullptr, done);
               }).ok());
   ASSERT_TRUE(committed.wait_for(6));
   size_t published_before = committed.messages().size();
@@ -122,7 +122,7 @@ TEST_P(BatchFaultTest, NoJobOfAFailedBatchIsAcknowledgedOrStoredAndTheLogGoesOnW
   Gate gate;
   ASSERT_TRUE(gate.hold_writer(*storage, "gate-user"));
   Answers answers;
-  storage->create_room(Room{"born", RoomKind::public_room, "alice", 2, {"alice"}}, false,
+  storage->create_room(Room{"born", RoomKind::public_room, "alice", 2, {"alice"}}, false, nullptr,
                        answers.status("room:born"));
   for (int i = 0; i < sc.jobs; ++i) {
     std::string key = "batch-" + std::to_string(i);
@@ -135,7 +135,7 @@ TEST_P(BatchFaultTest, NoJobOfAFailedBatchIsAcknowledgedOrStoredAndTheLogGoesOnW
   // A retry of a message stored before: a duplicate if the batch committed.
   storage->append(AppendRequest{"a", "alice", "again", "c-before-0", nullptr},
                   answers.append("dup"));
-  storage->create_room(Room{"born", RoomKind::public_room, "bob", 3, {"bob"}}, false,
+  storage->create_room(Room{"born", RoomKind::public_room, "bob", 3, {"bob"}}, false, nullptr,
                        answers.status("room:born-again"));  // a conflict inside the batch
   storage->create_user("carol", "hash", answers.status("user:carol"));
   storage->record(DeadLetter{"sess-0001", "alice", "send", "{}", "timeout", 1});
@@ -173,7 +173,7 @@ TEST_P(BatchFaultTest, NoJobOfAFailedBatchIsAcknowledgedOrStoredAndTheLogGoesOnW
   acked["a"].push_back(retry->message);
   EXPECT_TRUE(await<Status>([&](auto done) {
                 storage->create_room(Room{"born", RoomKind::public_room, "alice", 4, {"alice"}},
-                                     false, done);
+                                     false, nullptr, done);
               }).ok());
   EXPECT_TRUE(await<Status>([&](auto done) { storage->create_user("carol", "hash", done); }).ok());
   size_t published_after = 0;
@@ -273,7 +273,8 @@ TEST_F(SqliteFaultTest, AJobThatFailsAloneDoesNotTakeTheBatchWithIt) {
   ASSERT_TRUE(gate.hold_writer(*storage, "gate-user"));
   Answers answers;
   storage->append(AppendRequest{"a", "alice", "one", "", nullptr}, answers.append("one"));
-  storage->add_member("no-such-room", "bob", "alice", answers.status("member"));  // foreign key
+  storage->add_member("no-such-room", "bob", "alice", nullptr,
+                      answers.status("member"));  // foreign key
   storage->append(AppendRequest{"a", "alice", "two", "", nullptr}, answers.append("two"));
   gate.open();
   ASSERT_TRUE(answers.wait_all());

@@ -12,9 +12,10 @@ using fakes::FakeServices;
 
 class CreateRoomTest : public ::testing::Test {
  protected:
-  Answer<Room> create(const std::string& user, const std::string& room, bool is_private = false) {
+  Answer<Room> create(const std::string& user, const std::string& room, bool is_private = false,
+                      DeadlinePtr deadline = nullptr) {
     Answer<Room> a;
-    uc.handle({user, room, is_private}, a.done());
+    uc.handle({user, room, is_private, std::move(deadline)}, a.done());
     return a;
   }
   FakeServices f;
@@ -35,6 +36,22 @@ TEST_F(CreateRoomTest, PublicRoomIsStoredThenKnownToTheDirectory) {
   EXPECT_EQ(stored->kind, RoomKind::public_room);
   EXPECT_EQ(stored->members, std::set<std::string>{"alice"});
   EXPECT_TRUE(f.services.directory.check_access("lobby", "bob").ok());
+}
+
+TEST_F(CreateRoomTest, PastItsDeadlineTheRoomIsNeverCreated) {
+  auto due = std::make_shared<Deadline>(f.clock->steady_ms());
+  auto a = create("alice", "late", false, due);
+  EXPECT_EQ(a.code(), Errc::timeout);
+  EXPECT_FALSE(f.rooms->room("late").has_value());
+  EXPECT_FALSE(f.services.directory.exists("late"));
+  auto expired_by_timer = std::make_shared<Deadline>(f.clock->steady_ms() + 1000);
+  ASSERT_TRUE(expired_by_timer->expire());
+  EXPECT_EQ(create("alice", "late", false, expired_by_timer).code(), Errc::timeout);
+  EXPECT_FALSE(f.rooms->room("late").has_value());
+  // In time: created, and the deadline is claimed (the timer can no longer answer).
+  auto in_time = std::make_shared<Deadline>(f.clock->steady_ms() + 1000);
+  EXPECT_TRUE(create("alice", "late", false, in_time).ok());
+  EXPECT_FALSE(in_time->expire());
 }
 
 TEST_F(CreateRoomTest, PrivateRoomAdmitsOnlyItsCreator) {
@@ -94,7 +111,7 @@ TEST_F(CreateRoomTest, RoomCreationIsQuotedPerUser) {
   CreateRoom quoted{g.services};
   auto make = [&](const std::string& user, const std::string& room) {
     Answer<Room> a;
-    quoted.handle({user, room, false}, a.done());
+    quoted.handle({user, room, false, nullptr}, a.done());
     return a;
   };
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(make("alice", "r" + std::to_string(i)).ok());

@@ -19,9 +19,9 @@ class InviteMemberTest : public ::testing::Test {
     f.add_room("dm:alice:bob", RoomKind::direct, {"alice", "bob"});
   }
   Answer<InviteMember::Reply> invite(const std::string& user, const std::string& room,
-                                     const std::string& invitee) {
+                                     const std::string& invitee, DeadlinePtr deadline = nullptr) {
     Answer<InviteMember::Reply> a;
-    uc.handle({user, room, invitee}, a.done());
+    uc.handle({user, room, invitee, std::move(deadline)}, a.done());
     return a;
   }
   bool can_access(const std::string& room, const std::string& user) {
@@ -30,6 +30,16 @@ class InviteMemberTest : public ::testing::Test {
   FakeServices f;
   InviteMember uc{f.services};
 };
+
+TEST_F(InviteMemberTest, PastItsDeadlineTheInviteeIsNeverAdded) {
+  auto due = std::make_shared<Deadline>(f.clock->steady_ms());
+  EXPECT_EQ(invite("alice", "secret", "bob", due).code(), Errc::timeout);
+  EXPECT_FALSE(can_access("secret", "bob"));
+  EXPECT_EQ(f.rooms->room("secret")->members, std::set<std::string>{"alice"});
+  auto in_time = std::make_shared<Deadline>(f.clock->steady_ms() + 1000);
+  EXPECT_TRUE(invite("alice", "secret", "bob", in_time).ok());
+  EXPECT_TRUE(can_access("secret", "bob"));
+}
 
 TEST_F(InviteMemberTest, AMemberInvitesAndTheInviteeGainsAccess) {
   ASSERT_FALSE(can_access("secret", "bob"));

@@ -15,14 +15,22 @@ class OpenDmTest : public ::testing::Test {
   OpenDmTest() {
     for (auto u : {"alice", "bob", "carol"}) f.add_user(u);
   }
-  Answer<OpenDm::Reply> dm(const std::string& user, const std::string& peer) {
+  Answer<OpenDm::Reply> dm(const std::string& user, const std::string& peer,
+                           DeadlinePtr deadline = nullptr) {
     Answer<OpenDm::Reply> a;
-    uc.handle({user, peer}, a.done());
+    uc.handle({user, peer, std::move(deadline)}, a.done());
     return a;
   }
   FakeServices f;
   OpenDm uc{f.services};
 };
+
+TEST_F(OpenDmTest, PastItsDeadlineTheRoomIsNeverCreated) {
+  auto due = std::make_shared<Deadline>(f.clock->steady_ms());
+  EXPECT_EQ(dm("alice", "bob", due).code(), Errc::timeout);
+  EXPECT_FALSE(f.rooms->room("dm:alice:bob").has_value());
+  EXPECT_FALSE(f.services.directory.exists("dm:alice:bob"));
+}
 
 TEST_F(OpenDmTest, TheRoomIsNamedAfterBothUsersSorted) {
   auto a = dm("bob", "alice");
