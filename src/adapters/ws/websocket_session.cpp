@@ -2,6 +2,7 @@
 
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <iterator>
 #include <stdexcept>
 
@@ -11,6 +12,7 @@
 namespace parley {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
 
 namespace {
 // A closing connection gets this long to flush its last write and close frame before its socket
@@ -439,28 +441,50 @@ void WebSocketSession<Stream>::do_write() {
   compact_queue();
   write_in_flight_ = true;
   // The buffers point into writing_, which does not change again until the write completes.
+  FrameBuffers<std::vector<Outgoing>> buffers(writing_);
+  size_t written = 0;
+  if constexpr (!is_tls_v<Stream>) {
+    // First what the socket takes right now (the socket is non-blocking): a reader keeping up
+    // has room, and the write is then one sendmsg, with no operation allocated, started,
+    // completed and posted back. The caller (the flush task) holds this session meanwhile.
+    boost::system::error_code ec;
+    written = stream_.write_some(buffers, ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      return on_written(ec, written, bytes);
+    }
+    if (written == bytes) return on_written({}, written, bytes);
+  }
+  // The rest waits for the socket to drain.
+  beast::buffers_suffix<FrameBuffers<std::vector<Outgoing>>> rest(buffers);
+  rest.consume(written);
   asio::async_write(
-      stream_, FrameBuffers<std::vector<Outgoing>>(writing_),
-      [self = this->shared_from_this(), bytes](boost::system::error_code ec, size_t written) {
-        self->write_in_flight_ = false;
-        self->queued_bytes_ -= bytes;
-        if (ec) self->return_unwritten_results(written);
-        self->writing_.clear();
-        release_if_large(self->writing_);
-        if (ec || self->state_ == State::closed) return self->finish();
-        if (self->has_output()) return self->schedule_flush();
-        if (self->close_queued_) {
-          // Our close frame is out: no more data from us. The client's close frame (or its
-          // hang-up, or the drain limit, or the hard-close timer) ends the connection. After a
-          // protocol error its close frame cannot be told apart: its FIN (or a limit) ends it.
-          self->close_sent_ = true;
-          boost::system::error_code ignored;
-          // Under TLS too, a TCP half-close without close_notify: a read is in flight on the
-          // TLS stream, and OpenSSL's shutdown would need it.
-          tcp_socket(self->stream_).shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-          if (self->peer_closed_) self->finish();
-        }
+      stream_, rest,
+      [self = this->shared_from_this(), bytes, written](boost::system::error_code ec, size_t more) {
+        self->on_written(ec, written + more, bytes);
       });
+}
+
+template <class Stream>
+void WebSocketSession<Stream>::on_written(boost::system::error_code ec, size_t written,
+                                          size_t bytes) {
+  write_in_flight_ = false;
+  queued_bytes_ -= bytes;
+  if (ec) return_unwritten_results(written);
+  writing_.clear();
+  release_if_large(writing_);
+  if (ec || state_ == State::closed) return finish();
+  if (has_output()) return schedule_flush();
+  if (close_queued_) {
+    // Our close frame is out: no more data from us. The client's close frame (or its hang-up,
+    // or the drain limit, or the hard-close timer) ends the connection. After a protocol error
+    // its close frame cannot be told apart: its FIN (or a limit) ends it.
+    close_sent_ = true;
+    boost::system::error_code ignored;
+    // Under TLS too, a TCP half-close without close_notify: a read is in flight on the TLS
+    // stream, and OpenSSL's shutdown would need it.
+    tcp_socket(stream_).shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    if (peer_closed_) finish();
+  }
 }
 
 // ---- closing --------------------------------------------------------------------------------

@@ -58,6 +58,8 @@ class WebSocketSession final : public FrameSink,
   // Parses @p data, received; false once nothing more is to be read.
   bool on_bytes(std::string_view data);
   void do_write();
+  // The end of a write (@p written of its @p bytes), whether it finished at once or later.
+  void on_written(boost::system::error_code ec, size_t written, size_t bytes);
   void compact_queue();
   void schedule_flush();
   void arm_keepalive();
