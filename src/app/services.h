@@ -76,6 +76,16 @@ struct Services {
 template <typename T>
 using Done = std::function<void(Result<T>)>;
 
+/// A command with a time-to-live about to take effect, when nothing else claims its deadline
+/// for it (a store does for what it writes): false if the gateway's timer expired it first (it
+/// must then not take effect: answer expired_error()); true, and claimed, otherwise.
+inline bool claim_deadline(const Services& s, const DeadlinePtr& deadline) {
+  return !deadline || deadline->claim(s.clock->steady_ms());
+}
+inline Error expired_error() {
+  return make_error(Errc::timeout, "the command expired before it was applied");
+}
+
 // One use case: one class, one handle(command, done). Checked at compile time.
 template <typename U>
 concept UseCase = requires(U u, const typename U::Command& c, Done<typename U::Reply> d) {

@@ -21,8 +21,9 @@ struct OpSpec {
   bool barrier = false;
   // Whether the op claims its deadline itself when it applies (send in the log's
   // transaction, the room changes in the room store's, join and history when their read is
-  // back). Others claim at dispatch. An op that waits on storage before it applies must claim
-  // late: claimed at dispatch, it could only be answered after the wait, past its ttl.
+  // back, typing and presence past their access check). Others claim at dispatch. An op that
+  // may wait on storage before it applies must claim late: claimed at dispatch, it could only
+  // be answered after the wait, past its ttl.
   bool claims_deadline = false;
   // Reads (join, history) bring a page back from storage: a connection has at most
   // Admission::kMaxReadsPerConnection of them in flight, the rest wait, so what it can make the

@@ -87,3 +87,35 @@ def test_room_commands_with_a_ttl_are_answered_in_time_and_never_applied_late(cl
         await a.ok("dm", user=carol, ttl_ms=5000)
 
     run(main(), timeout=90)
+
+
+def test_typing_and_presence_with_a_ttl_are_answered_in_time_while_their_room_loads(cluster_factory, postgres):
+    """On i2, which reads no partition yet, carol (no member) asks for `typing` and `presence`
+    in alice's private room with ttl_ms 1000 while PostgreSQL hangs: before refusing, i2 syncs
+    the room's part of the log, whose state it must first load from PostgreSQL. The answer is
+    `timeout` at the ttl, not whatever the load ends in ten seconds later (the build before this
+    claimed their deadlines when they started, and answered `forbidden` or `unavailable` then)."""
+    postgres.require_control()
+    c = cluster_factory(n=2)
+
+    async def main():
+        alice, carol = c.new_user("ttlpg-ta"), c.new_user("ttlpg-tc")
+        a = await c.ws(1, alice)
+        secret = c.room("ttlpg-typing")
+        await a.ok("create_room", room=secret, private=True)
+        await a.ok("join", room=secret)
+        w = await c.ws(2, carol)
+
+        await in_thread(postgres.pause)
+        try:
+            answers = {op: await timed(w, op, room=secret) for op in ("typing", "presence")}
+        finally:
+            await in_thread(postgres.resume)
+        for op, (r, took) in answers.items():
+            assert took <= ANSWER_WITHIN_S, f"{op} with ttl_ms {TTL_MS} answered after {took:.2f} s: {r}"
+            assert r["ok"] is False and r["error"]["code"] == "timeout", f"{op} while the room loads: {r}"
+        # Once the room is loaded, a non-member is refused at once, as always.
+        await w.err("typing", "forbidden", room=secret, ttl_ms=5000)
+        await w.err("presence", "forbidden", room=secret, ttl_ms=5000)
+
+    run(main(), timeout=90)

@@ -21,6 +21,9 @@ void ReadPresence::handle(const Command& cmd, Done<Reply> done) {
 }
 
 void ReadPresence::list(const Command& cmd, Done<Reply> done) {
+  // The access check may have waited (a sync of the room's partition): the answer is read now
+  // only if the ttl has not answered the command already.
+  if (!claim_deadline(s_, cmd.deadline)) return done(expired_error());
   auto online = s_.presence.online(cmd.room);
   if (s_.remote_presence) {
     // Both lists are sorted and unique: merge them into one.

@@ -11,6 +11,7 @@ class ReadPresence {
   struct Command {
     std::string user;
     std::string room;
+    DeadlinePtr deadline;  // null: no time-to-live
   };
   struct Reply {
     std::vector<std::string> online;  // each once, sorted

@@ -7,15 +7,22 @@ namespace parley {
 static_assert(UseCase<SendTyping>);
 
 void SendTyping::handle(const Command& cmd, Done<Reply> done) {
-  auto typed = [this, cmd, done = std::move(done)](Status access) mutable {
-    if (!access) return done(access.error());
-    s_.events->typing(cmd.room, cmd.user, cmd.origin);
-    done(Reply{});
-  };
   if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
-    return recheck_access(s_, cmd.room, cmd.user, std::move(typed));
+    return recheck_access(s_, cmd.room, cmd.user,
+                          [this, cmd, done = std::move(done)](Status again) mutable {
+                            if (!again) return done(again.error());
+                            announce(cmd, std::move(done));
+                          });
   }
-  typed(Ok{});
+  announce(cmd, std::move(done));
+}
+
+void SendTyping::announce(const Command& cmd, Done<Reply> done) {
+  // The access check may have waited (a sync of the room's partition): past the ttl, the
+  // client has its `timeout`, and nobody is told of a typing that old.
+  if (!claim_deadline(s_, cmd.deadline)) return done(expired_error());
+  s_.events->typing(cmd.room, cmd.user, cmd.origin);
+  done(Reply{});
 }
 
 }  // namespace parley

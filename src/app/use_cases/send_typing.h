@@ -10,7 +10,8 @@ class SendTyping {
   struct Command {
     std::string user;
     std::string room;
-    uint64_t origin = 0;  // the sending connection, which is not told
+    uint64_t origin = 0;   // the sending connection, which is not told
+    DeadlinePtr deadline;  // null: no time-to-live
   };
   struct Reply {};
 
@@ -18,6 +19,7 @@ class SendTyping {
   void handle(const Command& cmd, Done<Reply> done);
 
  private:
+  void announce(const Command& cmd, Done<Reply> done);  // past the access check
   Services& s_;
 };
 

@@ -15,8 +15,8 @@ void register_ops(Admission& admission, OpContext& ctx) {
   admission.add_op("create_room", op(create_room_op, true, true));
   admission.add_op("invite", op(invite_op, true, true));
   admission.add_op("dm", op(dm_op, true, true));
-  admission.add_op("typing", op(typing_op));
-  admission.add_op("presence", op(presence_op));
+  admission.add_op("typing", op(typing_op, false, true));
+  admission.add_op("presence", op(presence_op, false, true));
   admission.add_op("ping", op(ping_op));
 }
 

@@ -33,7 +33,7 @@ class RoomPresenceTest : public ::testing::Test {
   }
   Answer<ReadPresence::Reply> presence(const std::string& user, const std::string& room) {
     Answer<ReadPresence::Reply> a;
-    presence_.handle({user, room}, a.done());
+    presence_.handle({user, room, nullptr}, a.done());
     return a;
   }
 
@@ -77,9 +77,9 @@ TEST_F(RoomPresenceTest, PresenceListsEachUserOnceForMembersOnly) {
 
 TEST_F(RoomPresenceTest, TypingIsAnnouncedToTheRoomOnlyWhenAllowed) {
   Answer<SendTyping::Reply> ok, forbidden, missing;
-  typing_.handle({"alice", "secret", 4}, ok.done());
-  typing_.handle({"bob", "secret", 5}, forbidden.done());
-  typing_.handle({"bob", "nowhere", 6}, missing.done());
+  typing_.handle({"alice", "secret", 4, nullptr}, ok.done());
+  typing_.handle({"bob", "secret", 5, nullptr}, forbidden.done());
+  typing_.handle({"bob", "nowhere", 6, nullptr}, missing.done());
   EXPECT_TRUE(ok.ok());
   EXPECT_EQ(forbidden.code(), Errc::forbidden);
   EXPECT_EQ(missing.code(), Errc::not_found);
@@ -89,6 +89,27 @@ TEST_F(RoomPresenceTest, TypingIsAnnouncedToTheRoomOnlyWhenAllowed) {
   EXPECT_EQ(events[0].room, "secret");
   EXPECT_EQ(events[0].user, "alice");
   EXPECT_EQ(events[0].origin, 4u);
+}
+
+TEST_F(RoomPresenceTest, PastTheirDeadlineTypingTellsNobodyAndPresenceReadsNothing) {
+  enter("alice", "lobby", 1);
+  size_t events_before = f.events->events().size();
+  auto expired = std::make_shared<Deadline>(f.clock->steady_ms() + 1000);
+  ASSERT_TRUE(expired->expire());  // the gateway's timer answered `timeout` first
+  Answer<SendTyping::Reply> typed;
+  typing_.handle({"alice", "lobby", 4, expired}, typed.done());
+  EXPECT_EQ(typed.code(), Errc::timeout);
+  EXPECT_EQ(f.events->events().size(), events_before) << "a typing past its ttl was announced";
+  Answer<ReadPresence::Reply> read;
+  presence_.handle({"alice", "lobby", expired}, read.done());
+  EXPECT_EQ(read.code(), Errc::timeout);
+  // In time: each applies, and claims its deadline (the timer can no longer answer).
+  auto in_time = std::make_shared<Deadline>(f.clock->steady_ms() + 1000);
+  Answer<SendTyping::Reply> typed_in_time;
+  typing_.handle({"alice", "lobby", 4, in_time}, typed_in_time.done());
+  EXPECT_TRUE(typed_in_time.ok());
+  EXPECT_FALSE(in_time->expire());
+  EXPECT_EQ(f.events->events().size(), events_before + 1);
 }
 
 }  // namespace
