@@ -9,14 +9,8 @@ static_assert(UseCase<InviteMember>);
 
 void InviteMember::handle(const Command& cmd, Done<Reply> done) {
   if (!valid_user_name(cmd.invitee)) return done(make_error(Errc::not_found, "no such user"));
-  if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
-    return recheck_access(s_, cmd.room, cmd.user,
-                          [this, cmd, done = std::move(done)](Status again) mutable {
-                            if (!again) return done(again.error());
-                            invite(cmd, std::move(done));
-                          });
-  }
-  invite(cmd, std::move(done));
+  with_access(s_, cmd.room, cmd.user, std::move(done),
+              [this, cmd](Done<Reply> done) { invite(cmd, std::move(done)); });
 }
 
 void InviteMember::invite(const Command& cmd, Done<Reply> done) {

@@ -10,14 +10,8 @@ namespace parley {
 static_assert(UseCase<ReadPresence>);
 
 void ReadPresence::handle(const Command& cmd, Done<Reply> done) {
-  if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
-    return recheck_access(s_, cmd.room, cmd.user,
-                          [this, cmd, done = std::move(done)](Status again) mutable {
-                            if (!again) return done(again.error());
-                            list(cmd, std::move(done));
-                          });
-  }
-  list(cmd, std::move(done));
+  with_access(s_, cmd.room, cmd.user, std::move(done),
+              [this, cmd](Done<Reply> done) { list(cmd, std::move(done)); });
 }
 
 void ReadPresence::list(const Command& cmd, Done<Reply> done) {

@@ -23,4 +23,17 @@ inline void recheck_access(Services& s, std::string room, std::string user,
   s.rooms->sync(std::move(room), std::move(again));
 }
 
+/// Calls @p allowed(done) if @p user may access @p room, asking again after a sync when the
+/// directory refuses (recheck_access); otherwise answers @p done with the refusal.
+template <typename T, typename Allowed>
+void with_access(Services& s, const std::string& room, const std::string& user, Done<T> done,
+                 Allowed allowed) {
+  if (s.directory.check_access(room, user)) return allowed(std::move(done));
+  recheck_access(s, room, user,
+                 [done = std::move(done), allowed = std::move(allowed)](Status again) mutable {
+                   if (!again) return done(again.error());
+                   allowed(std::move(done));
+                 });
+}
+
 }  // namespace parley

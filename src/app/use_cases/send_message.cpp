@@ -16,14 +16,8 @@ void SendMessage::handle(const Command& cmd, Done<Reply> done) {
   if (cmd.client_msg_id.size() > 128) {
     return done(make_error(Errc::bad_request, "client_msg_id is longer than 128 chars"));
   }
-  if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
-    return recheck_access(s_, cmd.room, cmd.user,
-                          [this, cmd, done = std::move(done)](Status again) mutable {
-                            if (!again) return done(again.error());
-                            admit(cmd, std::move(done));
-                          });
-  }
-  admit(cmd, std::move(done));
+  with_access(s_, cmd.room, cmd.user, std::move(done),
+              [this, cmd](Done<Reply> done) { admit(cmd, std::move(done)); });
 }
 
 void SendMessage::admit(const Command& cmd, Done<Reply> done) {

@@ -7,14 +7,8 @@ namespace parley {
 static_assert(UseCase<SendTyping>);
 
 void SendTyping::handle(const Command& cmd, Done<Reply> done) {
-  if (auto access = s_.directory.check_access(cmd.room, cmd.user); !access) {
-    return recheck_access(s_, cmd.room, cmd.user,
-                          [this, cmd, done = std::move(done)](Status again) mutable {
-                            if (!again) return done(again.error());
-                            announce(cmd, std::move(done));
-                          });
-  }
-  announce(cmd, std::move(done));
+  with_access(s_, cmd.room, cmd.user, std::move(done),
+              [this, cmd](Done<Reply> done) { announce(cmd, std::move(done)); });
 }
 
 void SendTyping::announce(const Command& cmd, Done<Reply> done) {
