@@ -80,10 +80,7 @@ using Done = std::function<void(Result<T>)>;
 /// for it (a store does for what it writes): false if the gateway's timer expired it first (it
 /// must then not take effect: answer expired_error()); true, and claimed, otherwise.
 inline bool claim_deadline(const Services& s, const DeadlinePtr& deadline) {
-  return !deadline || deadline->claim(s.clock->steady_ms());
-}
-inline Error expired_error() {
-  return make_error(Errc::timeout, "the command expired before it was applied");
+  return claim_deadline(deadline, s.clock->steady_ms());
 }
 
 // One use case: one class, one handle(command, done). Checked at compile time.

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "domain/result.h"
+
 namespace parley {
 
 class Deadline {
@@ -42,5 +44,16 @@ class Deadline {
 };
 
 using DeadlinePtr = std::shared_ptr<Deadline>;
+
+/// The stage about to apply a command claims its deadline (a command without one always may).
+/// False: the timer answered first, and the command must not apply (answer expired_error()).
+inline bool claim_deadline(const DeadlinePtr& deadline, int64_t now_steady_ms) {
+  return !deadline || deadline->claim(now_steady_ms);
+}
+
+/// The answer of a command whose deadline passed before any stage could apply it.
+inline Error expired_error() {
+  return make_error(Errc::timeout, "the command expired before it was applied");
+}
 
 }  // namespace parley

@@ -108,9 +108,8 @@ void Admission::dispatch(const CommandPtr& cmd) {
   }
   const Op& op = *cmd->op;
   // An op applied right now: this is its deadline's last moment.
-  if (cmd->deadline && !op.claims_deadline && !cmd->deadline->claim(s_.clock->steady_ms())) {
-    return replies_.error(cmd,
-                          make_error(Errc::timeout, "the command expired before it was applied"));
+  if (!op.claims_deadline && !claim_deadline(cmd->deadline, s_.clock->steady_ms())) {
+    return replies_.error(cmd, expired_error());
   }
   if (op.barrier) {
     cmd->is_barrier = true;

@@ -117,7 +117,7 @@ void Subscriptions::joined(const CommandPtr& cmd, const std::string& room,
   // A later join or leave of the same room superseded this one: answer, but touch nothing.
   bool current = c.open && sit != c.rooms.end() && sit->second.generation == generation;
   Status usable = r ? Status(Ok{}) : Status(r.error());
-  if (usable && cmd->deadline && !cmd->deadline->claim(s_.clock->steady_ms())) {
+  if (usable && !claim_deadline(cmd->deadline, s_.clock->steady_ms())) {
     usable = make_error(Errc::timeout, "join completed too late");
   }
   if (!usable) {

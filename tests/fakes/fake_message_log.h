@@ -31,8 +31,8 @@ class FakeMessageLog final : public MessageLog, public HistoryStore {
       ++appends_;
       if (fail_) {
         result = *fail_;
-      } else if (req.deadline && !req.deadline->claim(clock_->steady_ms())) {
-        result = make_error(Errc::timeout, "the command expired before it could be applied");
+      } else if (!claim_deadline(req.deadline, clock_->steady_ms())) {
+        result = expired_error();
       } else if (auto dup = find_client_msg(req); dup) {
         result = Appended{*dup, true};
       } else {

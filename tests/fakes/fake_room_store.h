@@ -99,10 +99,7 @@ class FakeRoomStore final : public RoomStore {
  private:
   // Claimed at the moment of applying, as the real stores do.
   bool expired(const DeadlinePtr& deadline) const {
-    return deadline && !deadline->claim(clock_->steady_ms());
-  }
-  static Error expired_error() {
-    return make_error(Errc::timeout, "the command expired before it could be applied");
+    return !claim_deadline(deadline, clock_->steady_ms());
   }
 
   ClockPtr clock_;

@@ -62,14 +62,6 @@ void ClusterLog::produce(uint64_t request) {
   if (!st) fail(request, st.error());
 }
 
-namespace {
-
-Error expired_before_sent() {
-  return make_error(Errc::timeout, "the command expired before it could be sent");
-}
-
-}  // namespace
-
 bool ClusterLog::claim_for_the_log(const DeadlinePtr& deadline, LogRecord& record) {
   if (!deadline) return true;
   int64_t now = clock_->steady_ms();
@@ -83,7 +75,7 @@ bool ClusterLog::claim_for_the_log(const DeadlinePtr& deadline, LogRecord& recor
 void ClusterLog::append(AppendRequest request, std::function<void(Result<Appended>)> done) {
   Pending p;
   p.record.kind = RecordKind::send;
-  if (!claim_for_the_log(request.deadline, p.record)) return done(expired_before_sent());
+  if (!claim_for_the_log(request.deadline, p.record)) return done(expired_error());
   p.record.room = std::move(request.room);
   p.record.user = std::move(request.from);
   p.record.text = std::move(request.text);
@@ -97,7 +89,7 @@ void ClusterLog::append(AppendRequest request, std::function<void(Result<Appende
 void ClusterLog::create_room(Room room, bool if_absent, DeadlinePtr deadline,
                              std::function<void(Status)> done) {
   Pending p;
-  if (!claim_for_the_log(deadline, p.record)) return done(expired_before_sent());
+  if (!claim_for_the_log(deadline, p.record)) return done(expired_error());
   p.record.kind = room.kind == RoomKind::direct ? RecordKind::open_dm : RecordKind::create_room;
   p.record.room = room.name;
   p.record.user = room.created_by;
@@ -118,7 +110,7 @@ void ClusterLog::create_room(Room room, bool if_absent, DeadlinePtr deadline,
 void ClusterLog::add_member(std::string room, std::string user, std::string invited_by,
                             DeadlinePtr deadline, std::function<void(Status)> done) {
   Pending p;
-  if (!claim_for_the_log(deadline, p.record)) return done(expired_before_sent());
+  if (!claim_for_the_log(deadline, p.record)) return done(expired_error());
   p.record.kind = RecordKind::invite;
   p.record.room = std::move(room);
   p.record.target = std::move(user);

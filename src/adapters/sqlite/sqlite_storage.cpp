@@ -300,11 +300,7 @@ std::string SqliteStorage::new_msg_id() {
 // after its deadline; if the deadline won, it is never applied. A claim is kept if the batch
 // then fails: the command is answered `unavailable`, and the timer must not answer it again.
 bool SqliteStorage::expired_before_applied(const DeadlinePtr& deadline) const {
-  return deadline && !deadline->claim(clock_->steady_ms());
-}
-
-Error SqliteStorage::expired_error() {
-  return make_error(Errc::timeout, "the command expired before it could be applied");
+  return !claim_deadline(deadline, clock_->steady_ms());
 }
 
 SqliteStorage::Applied SqliteStorage::apply_append(sqlite::Db& db, AppendRequest& req,

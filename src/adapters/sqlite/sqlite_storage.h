@@ -135,7 +135,6 @@ class SqliteStorage final : public MessageLog,
   Result<int64_t> room_head(sqlite::Db& db, const std::string& room);
   // In the writer, just before a change: false once claimed (or without a deadline).
   bool expired_before_applied(const DeadlinePtr& deadline) const;
-  static Error expired_error();
   Applied apply_append(sqlite::Db& db, AppendRequest& req,
                        std::function<void(Result<Appended>)>& done);
   std::string new_msg_id();

@@ -10,7 +10,7 @@ void history_op(OpContext& ctx, const CommandPtr& cmd) {
       {cmd->client->user, *room, *before, *limit}, [&ctx, cmd, room = *room](Result<Page> r) {
         ctx.on_worker(cmd, [&ctx, cmd, room, r = std::move(r)] {
           if (!r) return ctx.replies.error(cmd, r.error());
-          if (cmd->deadline && !cmd->deadline->claim(ctx.s.clock->steady_ms())) {
+          if (!claim_deadline(cmd->deadline, ctx.s.clock->steady_ms())) {
             return ctx.replies.error(cmd, make_error(Errc::timeout, "history read too late"));
           }
           boost::json::array messages;
